@@ -1,0 +1,79 @@
+/**
+ * One connected client, as a handler sees it.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+
+/**
+ * Reading from or writing to a client socket failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  readonly reason: "Read" | "Write"
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const action = this.reason === "Read" ? "reading from" : "writing to"
+    const code = errorCode(this.cause)
+    if (code === "ECONNRESET") return `connection reset by peer while ${action} the client (ECONNRESET)`
+    if (code === "EPIPE") return `the client closed the connection while the server was ${action} it (EPIPE)`
+    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `${action} the client failed: ${detail}`
+  }
+}
+
+const errorCode = (cause: unknown): string | undefined =>
+  cause instanceof Error && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
+
+/**
+ * A connected client. The socket behind it is destroyed when the handler's scope closes: when the handler
+ * returns, fails or is interrupted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  /** Sequence number of the connection, from 1, unique within a server. */
+  readonly id: number
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** The encoding used by `input` and `send`. */
+  readonly encoding: string
+  /**
+   * The raw bytes, in order, as they are read. The socket is read only when the stream is pulled, so a slow
+   * consumer makes a fast client wait instead of making the server buffer. Consume either `chunks` or `input`.
+   */
+  readonly chunks: Stream.Stream<Uint8Array, ConnectionError>
+  /**
+   * The input decoded with one streaming decoder: a character split across reads is decoded once it is
+   * complete; invalid bytes become U+FFFD. A read that completes no character emits nothing.
+   */
+  readonly input: Stream.Stream<string, ConnectionError>
+  /** Encodes `text` in the connection's encoding and writes it; completes once the socket has taken it. */
+  readonly send: (text: string) => Effect.Effect<void, ConnectionError>
+  /** Writes raw bytes; completes once the socket has taken them. */
+  readonly sendBytes: (bytes: Uint8Array) => Effect.Effect<void, ConnectionError>
+}
+
+/**
+ * What the server runs for every connection. A failure is logged with the connection's address; it never
+ * affects other connections.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<E = never, R = never> = (connection: Connection) => Effect.Effect<void, E, R>
+
+/**
+ * `('IP', PORT)`: the client's address as the Python tutorial prints it.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatPeer = (connection: Pick<Connection, "remoteAddress" | "remotePort">): string =>
+  `('${connection.remoteAddress}', ${connection.remotePort})`

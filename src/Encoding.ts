@@ -1,0 +1,84 @@
+/**
+ * Text encodings, backed by iconv-lite: validating an encoding name, encoding text and decoding a byte
+ * stream whose multi-byte characters may be split across reads.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import Iconv from "iconv-lite"
+
+/**
+ * The encoding name is not one iconv-lite knows.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownEncodingError extends Data.TaggedError("UnknownEncodingError")<{
+  readonly encoding: string
+}> {
+  override get message(): string {
+    return `unknown encoding "${this.encoding}": run "effect-tcp-server encodings" to list the supported ones`
+  }
+}
+
+/**
+ * A stateful decoder for one byte stream: bytes of a character split across two `write`s are kept until the
+ * character is complete. Bytes that are not valid in the encoding decode to U+FFFD.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decoder {
+  readonly write: (bytes: Uint8Array) => string
+  /** Flushes what is left; an incomplete character at the end becomes U+FFFD. */
+  readonly end: () => string
+}
+
+/**
+ * Checks that `encoding` is supported, returning its name unchanged.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate = (encoding: string): Effect.Effect<string, UnknownEncodingError> =>
+  Iconv.encodingExists(encoding) ? Effect.succeed(encoding) : Effect.fail(new UnknownEncodingError({ encoding }))
+
+/**
+ * Encodes text. The encoding must have been validated with {@link validate}.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (text: string, encoding: string): Uint8Array => Iconv.encode(text, encoding)
+
+/**
+ * A new streaming decoder. The encoding must have been validated with {@link validate}.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decoder = (encoding: string): Decoder => {
+  const inner = Iconv.getDecoder(encoding)
+  return {
+    write: (bytes) =>
+      inner.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+    end: () => inner.end() ?? ""
+  }
+}
+
+const notTextEncodings = new Set(["base64", "hex", "binary"])
+
+/**
+ * The names of every supported encoding and alias, sorted.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const supported = (): ReadonlyArray<string> => {
+  // iconv-lite fills its table of encodings lazily, on the first lookup.
+  Iconv.getCodec("utf8")
+  return Object.keys(Iconv.encodings ?? {})
+    .filter((name) => !name.startsWith("_") && !notTextEncodings.has(name))
+    .sort()
+}
