@@ -165,7 +165,9 @@ export const make: <E = ConnectionError, R = never>(
 
   yield* listener.accepted.pipe(
     Stream.runForEach((socket) =>
-      Effect.forkDaemon(serve(socket)).pipe(
+      // Forking and tracking happen together, so no connection fiber escapes the set; the fiber itself is
+      // interruptible, so closing the set ends it.
+      Effect.forkDaemon(Effect.interruptible(serve(socket))).pipe(
         Effect.flatMap((fiber) => FiberSet.add(fibers, fiber)),
         Effect.uninterruptible
       )

@@ -1,0 +1,238 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
+import Iconv from "iconv-lite"
+import { Connection, Handler, TcpServer } from "../src/index.js"
+import { connect, makeLogCapture } from "./utils/Client.js"
+
+const gbk = (text: string) => Iconv.encode(text, "gbk")
+const replyBytes = gbk(Handler.defaultReply)
+
+/** Starts a server on 127.0.0.1, port 0, in its own scope, with its log lines captured. */
+const startServer = <E = Connection.ConnectionError, R = never>(options: TcpServer.Options<E, R> = {}) =>
+  Effect.gen(function*() {
+    const logs = yield* makeLogCapture
+    const scope = yield* Scope.make()
+    const server = yield* TcpServer.make({ host: "127.0.0.1", port: 0, ...options }).pipe(
+      Effect.provide(logs.layer),
+      Scope.extend(scope)
+    )
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+    return { server, port: server.address.port, logs, close: Scope.close(scope, Exit.void) }
+  })
+
+describe("TcpServer", () => {
+  it.scoped("binds an ephemeral port and reports its address", () =>
+    Effect.gen(function*() {
+      const { server } = yield* startServer()
+      assert.strictEqual(server.address.host, "127.0.0.1")
+      assert.strictEqual(server.address.family, "IPv4")
+      assert.isAbove(server.address.port, 0)
+      assert.strictEqual(yield* server.connections, 0)
+    }))
+
+  it.scoped("serves 50 clients at once, each getting exactly its own replies", () =>
+    Effect.gen(function*() {
+      const { logs, port } = yield* startServer()
+      const messages = 5
+      yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        (i) =>
+          Effect.scoped(Effect.gen(function*() {
+            const client = yield* connect(port)
+            for (let m = 0; m < messages; m++) {
+              yield* client.write(gbk(`客户${i}消息${m}`))
+              const reply = yield* client.read(replyBytes.length)
+              assert.deepStrictEqual(reply, replyBytes)
+            }
+            yield* client.end
+            const rest = yield* client.closed
+            assert.strictEqual(rest.length, 0, "no reply beyond one per message")
+            yield* logs.waitFor((line) => line === `客户端下线了: ('127.0.0.1', ${client.localPort})`)
+            for (let m = 0; m < messages; m++) {
+              assert.include(logs.lines, `客户${i}消息${m} ('127.0.0.1', ${client.localPort})`)
+            }
+            assert.include(logs.lines, `客户端连接成功: ('127.0.0.1', ${client.localPort})`)
+          })),
+        { concurrency: "unbounded" }
+      )
+    }))
+
+  it.scoped("keeps every client's bytes apart and in order (echo handler)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer({ handler: Handler.echo })
+      yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) =>
+          Effect.scoped(Effect.gen(function*() {
+            const client = yield* connect(port)
+            const payload = Buffer.alloc(256 * 1024, i)
+            for (let offset = 0; offset < payload.length; offset += 1000) {
+              payload.writeUInt32BE(offset, offset)
+            }
+            yield* client.write(payload)
+            const echoed = yield* client.read(payload.length)
+            assert.isTrue(echoed.equals(payload), `client ${i} got back exactly what it sent`)
+          })),
+        { concurrency: "unbounded" }
+      )
+    }))
+
+  it.scoped("decodes a GBK character split across two writes", () =>
+    Effect.gen(function*() {
+      const { logs, port } = yield* startServer()
+      const client = yield* connect(port)
+      const zhong = gbk("中")
+      assert.strictEqual(zhong.length, 2)
+      // The reply to the first write proves the server read it on its own, before the second write.
+      yield* client.write(Buffer.concat([gbk("a"), zhong.subarray(0, 1)]))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      yield* client.write(Buffer.concat([zhong.subarray(1), gbk("b")]))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      const peer = `('127.0.0.1', ${client.localPort})`
+      assert.include(logs.lines, `a ${peer}`)
+      assert.include(logs.lines, `中b ${peer}`)
+    }))
+
+  it.scoped("turns invalid bytes into U+FFFD and keeps the connection usable", () =>
+    Effect.gen(function*() {
+      const { logs, port } = yield* startServer()
+      const client = yield* connect(port)
+      const peer = `('127.0.0.1', ${client.localPort})`
+      yield* client.write(Buffer.from([0xff, 0x41]))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      yield* client.write(gbk("你好"))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      assert.include(logs.lines, `\uFFFDA ${peer}`)
+      assert.include(logs.lines, `你好 ${peer}`)
+    }))
+
+  it.scoped("logs a disconnect once, and a reset disturbs no other client", () =>
+    Effect.gen(function*() {
+      const { close, logs, port, server } = yield* startServer()
+      const steady = yield* connect(port)
+      const resetting = yield* connect(port)
+      const leaving = yield* connect(port)
+      yield* steady.write(gbk("一"))
+      yield* steady.read(replyBytes.length)
+
+      yield* resetting.write(gbk("半条消"))
+      yield* resetting.read(replyBytes.length)
+      yield* resetting.write(gbk("息").subarray(0, 1))
+      yield* resetting.reset
+      yield* leaving.end
+      yield* leaving.closed
+
+      const gone = (port: number) => `客户端下线了: ('127.0.0.1', ${port})`
+      yield* logs.waitFor((line) => line === gone(resetting.localPort))
+      yield* logs.waitFor((line) => line === gone(leaving.localPort))
+      yield* logs.waitFor((line) => line.startsWith("WARN") && line.includes(`${resetting.localPort} failed`))
+
+      yield* steady.write(gbk("二"))
+      assert.deepStrictEqual(yield* steady.read(replyBytes.length), replyBytes)
+      assert.strictEqual(yield* server.connections, 1)
+
+      yield* close
+      for (const p of [resetting.localPort, leaving.localPort, steady.localPort]) {
+        assert.strictEqual(logs.lines.filter((line) => line === gone(p)).length, 1, `one disconnect line for ${p}`)
+      }
+    }))
+
+  it.scoped("closing the server closes every client socket", () =>
+    Effect.gen(function*() {
+      const { close, port, server } = yield* startServer()
+      const clients = yield* Effect.forEach(Array.from({ length: 10 }), () => connect(port))
+      // A round trip on each proves the server is serving all ten.
+      yield* Effect.forEach(clients, (client) =>
+        Effect.zipRight(client.write(gbk("在吗")), client.read(replyBytes.length)), { concurrency: "unbounded" })
+      assert.strictEqual(yield* server.connections, 10)
+      yield* close
+      yield* Effect.forEach(clients, (client) =>
+        client.closed, { concurrency: "unbounded" })
+      assert.strictEqual(yield* server.connections, 0)
+    }))
+
+  it.scoped("a slow handler makes a fast client wait instead of buffering without bound", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      let consumed = 0
+      const { port } = yield* startServer({
+        handler: (connection) =>
+          Stream.runForEach(connection.chunks, (chunk) =>
+            Effect.gen(function*() {
+              consumed += chunk.length
+              yield* Deferred.succeed(started, undefined)
+              yield* Deferred.await(release)
+            }))
+      })
+      const client = yield* connect(port)
+      const total = 64 * 1024 * 1024
+      client.socket.write(Buffer.alloc(total))
+      yield* Deferred.await(started)
+      // Give the kernel time to fill its buffers; with no backpressure the server would take everything.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+      assert.isAbove(client.socket.writableLength, total / 2, "most of the data still waits in the client")
+      assert.isAtMost(consumed, 128 * 1024, "the handler was given at most one chunk")
+    }))
+
+  it.effect("reports a port in use with the host and port", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const error = yield* Effect.flip(Effect.scoped(TcpServer.make({ host: "127.0.0.1", port })))
+      assert.strictEqual(error._tag, "TcpServerError")
+      if (error._tag === "TcpServerError") assert.strictEqual(error.reason, "AddressInUse")
+      assert.strictEqual(
+        error.message,
+        `port ${port} on 127.0.0.1 is already in use: stop the program using it or choose another port`
+      )
+    }).pipe(Effect.scoped))
+
+  it.effect("reports an unknown encoding and how to list the known ones", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.scoped(TcpServer.make({ host: "127.0.0.1", port: 0, encoding: "klingon" }))
+      )
+      assert.strictEqual(error._tag, "UnknownEncodingError")
+      assert.include(error.message, "klingon")
+      assert.include(error.message, "effect-tcp-server encodings")
+    }))
+
+  it.effect("reports a host that is not an address of this machine", () =>
+    Effect.gen(function*() {
+      // 192.0.2.1 is reserved for documentation (RFC 5737): never a local address, nothing is sent to it.
+      const error = yield* Effect.flip(Effect.scoped(TcpServer.make({ host: "192.0.2.1", port: 0 })))
+      assert.strictEqual(error._tag, "TcpServerError")
+      if (error._tag === "TcpServerError") assert.strictEqual(error.reason, "AddressNotAvailable")
+      assert.include(error.message, "192.0.2.1")
+    }))
+})
+
+class Greeting extends Context.Tag("test/Greeting")<Greeting, { readonly text: string }>() {}
+
+describe("TcpServer.layer in an app", () => {
+  it.scoped("composes with the app's own services", () =>
+    Effect.gen(function*() {
+      const greeter: Connection.Handler<Connection.ConnectionError, Greeting> = (connection) =>
+        Effect.gen(function*() {
+          const greeting = yield* Greeting
+          yield* Stream.runForEach(connection.input, (text) => connection.send(`${greeting.text}, ${text}`))
+        })
+      const AppLayer = TcpServer.layer({ host: "127.0.0.1", port: 0, handler: greeter }).pipe(
+        Layer.provide(Layer.succeed(Greeting, { text: "你好" }))
+      )
+      const { address } = yield* TcpServer.TcpServer.pipe(Effect.provide(AppLayer))
+      // Effect.provide closed the layer again: the server must be gone.
+      const refused = yield* Effect.exit(Effect.scoped(connect(address.port)))
+      assert.isTrue(Exit.isFailure(refused))
+
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(AppLayer, scope)
+      const server = Context.get(context, TcpServer.TcpServer)
+      const client = yield* connect(server.address.port)
+      yield* client.write(gbk("世界"))
+      const expected = gbk("你好, 世界")
+      assert.deepStrictEqual(yield* client.read(expected.length), expected)
+      yield* Scope.close(scope, Exit.void)
+      yield* client.closed
+    }))
+})

@@ -1,0 +1,139 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import Iconv from "iconv-lite"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import type { Readable } from "node:stream"
+import { Handler } from "../src/index.js"
+import { connect } from "./utils/Client.js"
+
+const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
+const gbk = (text: string) => Iconv.encode(text, "gbk")
+const replyBytes = gbk(Handler.defaultReply)
+
+interface Child {
+  readonly process: ChildProcess.ChildProcessByStdio<null, Readable, Readable>
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Waits until stdout has a line matching `pattern`. */
+  readonly waitForLine: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
+  readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: string | null }>
+}
+
+/** Starts the built CLI; the child is killed when the scope closes if it is still running. */
+const spawn = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => ChildProcess.spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })),
+    (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  ).pipe(Effect.map((child): Child => {
+    let out = ""
+    let err = ""
+    const wakers = new Set<() => void>()
+    const wake = () => [...wakers].forEach((w) => w())
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      out += text
+      wake()
+    })
+    child.stderr.setEncoding("utf8").on("data", (text: string) => {
+      err += text
+    })
+    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal }))
+    )
+    const waitForLine = (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
+      Effect.suspend(() => {
+        const match = out.split("\n").map((line) => line.match(pattern)).find((m) => m !== null)
+        if (match) return Effect.succeed(match)
+        return Effect.async<void>((resume) => {
+          const w = () => {
+            wakers.delete(w)
+            resume(Effect.void)
+          }
+          wakers.add(w)
+        }).pipe(Effect.zipRight(waitForLine(pattern)))
+      })
+    return { process: child, stdout: () => out, stderr: () => err, waitForLine, exited: Effect.promise(() => exit) }
+  }))
+
+describe("effect-tcp-server (built CLI)", () => {
+  it.scoped("serves GBK clients, prints the tutorial's lines and exits 0 on SIGINT", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      const [, port] = yield* child.waitForLine(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) \(encoding gbk\)$/)
+      const client = yield* connect(Number(port))
+      const peer = `('127.0.0.1', ${client.localPort})`
+      yield* child.waitForLine(new RegExp(`^客户端连接成功: \\('127\\.0\\.0\\.1', ${client.localPort}\\)$`))
+      yield* client.write(gbk("你好"))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      yield* child.waitForLine(new RegExp(`^你好 \\('127\\.0\\.0\\.1', ${client.localPort}\\)$`))
+
+      // An idle client is still connected when the signal arrives.
+      const idle = yield* connect(Number(port))
+      yield* idle.write(gbk("在"))
+      yield* idle.read(replyBytes.length)
+      yield* client.end
+      yield* client.closed
+      yield* child.waitForLine(new RegExp(`^客户端下线了: \\('127\\.0\\.0\\.1', ${client.localPort}\\)$`))
+
+      const signalled = Date.now()
+      child.process.kill("SIGINT")
+      const exit = yield* child.exited
+      const elapsed = Date.now() - signalled
+      yield* idle.closed
+      assert.deepStrictEqual(exit, { code: 0, signal: null })
+      assert.isBelow(elapsed, 1000, "exits within a second")
+      assert.strictEqual(child.stderr(), "")
+      assert.include(child.stdout().split("\n"), `客户端连接成功: ${peer}`)
+    }))
+
+  it.scoped("exits 0 on SIGTERM", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      yield* child.waitForLine(/listening on/)
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+    }))
+
+  it.scoped("reports a port in use in one line and exits non-zero", () =>
+    Effect.gen(function*() {
+      const first = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      const [, port] = yield* first.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      const second = yield* spawn(["serve", "--host", "127.0.0.1", "--port", port])
+      const exit = yield* second.exited
+      assert.strictEqual(exit.code, 1)
+      assert.strictEqual(
+        second.stderr(),
+        `effect-tcp-server: port ${port} on 127.0.0.1 is already in use: stop the program using it or choose another port\n`
+      )
+    }))
+
+  it.scoped("reports a bad flag without a stack trace or JSON", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--port", "ninety"])
+      const exit = yield* child.exited
+      assert.strictEqual(exit.code, 1)
+      assert.strictEqual(child.stderr().trim(), "'ninety' is not a integer")
+    }))
+
+  it.scoped("reports an unknown encoding", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--encoding", "klingon"])
+      const exit = yield* child.exited
+      assert.strictEqual(exit.code, 1)
+      assert.strictEqual(
+        child.stderr(),
+        `effect-tcp-server: unknown encoding "klingon": run "effect-tcp-server encodings" to list the supported ones\n`
+      )
+    }))
+
+  it.scoped("prints its version and lists encodings", () =>
+    Effect.gen(function*() {
+      const version = yield* spawn(["--version"])
+      assert.strictEqual((yield* version.exited).code, 0)
+      assert.match(version.stdout().trim(), /^\d+\.\d+\.\d+/)
+      const encodings = yield* spawn(["encodings"])
+      assert.strictEqual((yield* encodings.exited).code, 0)
+      const names = encodings.stdout().trim().split("\n")
+      for (const name of ["gbk", "gb18030", "big5", "shiftjis", "utf8"]) assert.include(names, name)
+    }))
+})
