@@ -8,6 +8,9 @@ import * as Options from "@effect/cli/Options"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Encoding from "./Encoding.js"
 import * as TcpServer from "./TcpServer.js"
 
@@ -68,12 +71,23 @@ export const reply = Options.text("reply").pipe(
 )
 
 /**
+ * @since 0.1.0
+ * @category options
+ */
+export const quiet = Options.boolean("quiet").pipe(
+  Options.withAlias("q"),
+  Options.withDescription("Log only warnings and errors, not a line per connection and message. Env TCP_SERVER_QUIET."),
+  Options.withFallbackConfig(Config.boolean("TCP_SERVER_QUIET")),
+  Options.withDefault(false)
+)
+
+/**
  * The options of `serve`, parsed.
  *
  * @since 0.1.0
  * @category options
  */
-export const serveOptions = { host, port, backlog, encoding, reply }
+export const serveOptions = { host, port, backlog, encoding, reply, quiet }
 
 /**
  * `serve`: runs the server until interrupted (Ctrl-C or SIGTERM).
@@ -87,7 +101,10 @@ export const serve = Command.make("serve", serveOptions, (options) =>
     const { host, port } = server.address
     yield* Console.log(`effect-tcp-server listening on ${host}:${port} (encoding ${options.encoding})`)
     return yield* Effect.never
-  }).pipe(Effect.provide(TcpServer.layer(options)))).pipe(
+  }).pipe(
+    Effect.provide(TcpServer.layer(options)),
+    options.quiet ? Logger.withMinimumLogLevel(LogLevel.Warning) : identity
+  )).pipe(
     Command.withDescription("Accept TCP clients, log what they send and reply to every message.")
   )
 
