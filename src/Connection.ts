@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 
@@ -14,16 +15,28 @@ import type * as Stream from "effect/Stream"
  * @category errors
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{
-  readonly reason: "Read" | "Write"
+  readonly reason: "Read" | "Write" | "IdleTimeout" | "WriteTimeout" | "MaxAge"
   readonly cause: unknown
 }> {
   override get message(): string {
-    const action = this.reason === "Read" ? "reading from" : "writing to"
-    const code = errorCode(this.cause)
-    if (code === "ECONNRESET") return `connection reset by peer while ${action} the client (ECONNRESET)`
-    if (code === "EPIPE") return `the client closed the connection while the server was ${action} it (EPIPE)`
-    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `${action} the client failed: ${detail}`
+    const duration = Duration.isDuration(this.cause) ? Duration.format(this.cause) : String(this.cause)
+    switch (this.reason) {
+      case "IdleTimeout":
+        return `no input for ${duration}: closed by the idle timeout`
+      case "WriteTimeout":
+        return `the client read none of the server's pending output for ${duration}: closed by the write timeout`
+      case "MaxAge":
+        return `connected for ${duration}: closed by the maximum connection age`
+      case "Read":
+      case "Write": {
+        const action = this.reason === "Read" ? "reading from" : "writing to"
+        const code = errorCode(this.cause)
+        if (code === "ECONNRESET") return `connection reset by peer while ${action} the client (ECONNRESET)`
+        if (code === "EPIPE") return `the client closed the connection while the server was ${action} it (EPIPE)`
+        const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
+        return `${action} the client failed: ${detail}`
+      }
+    }
   }
 }
 
@@ -54,9 +67,13 @@ export interface Connection {
    * complete; invalid bytes become U+FFFD. A read that completes no character emits nothing.
    */
   readonly input: Stream.Stream<string, ConnectionError>
-  /** Encodes `text` in the connection's encoding and writes it; completes once the socket has taken it. */
+  /**
+   * Encodes `text` in the connection's encoding and writes it. Completes at once while the connection's
+   * outgoing buffer holds less than its high-water mark (64 KiB by default); otherwise waits until the client
+   * has read enough, and fails with a `WriteTimeout` if it reads nothing for the write timeout.
+   */
   readonly send: (text: string) => Effect.Effect<void, ConnectionError>
-  /** Writes raw bytes; completes once the socket has taken them. */
+  /** Writes raw bytes, with the same buffering as `send`. */
   readonly sendBytes: (bytes: Uint8Array) => Effect.Effect<void, ConnectionError>
 }
 

@@ -8,15 +8,19 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import type { ConnectionError, Handler } from "./Connection.js"
+import { ConnectionError, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as HandlerModule from "./Handler.js"
+import * as Admission from "./internal/admission.js"
 import * as InternalConnection from "./internal/connection.js"
 import * as Listener from "./internal/listener.js"
 
@@ -43,6 +47,7 @@ export class TcpServer extends Context.Tag("effect-tcp-server/TcpServer")<TcpSer
   readonly address: Address
   /** How many client connections are open right now. */
   readonly connections: Effect.Effect<number>
+  readonly stats: Effect.Effect<Stats>
 }>() {}
 
 /**
@@ -73,7 +78,24 @@ export class TcpServerError extends Data.TaggedError("TcpServerError")<{
 }
 
 /**
- * The settings that can come from configuration. Every field has the tutorial's value as default.
+ * An option has a value the server cannot use.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TcpServerOptionError extends Data.TaggedError("TcpServerOptionError")<{
+  readonly option: string
+  readonly value: string
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `invalid ${this.option} "${this.value}": expected ${this.expected}`
+  }
+}
+
+/**
+ * The settings that can come from configuration. Every field has a default: the tutorial's values for what
+ * the tutorial has, and limits a server on a network needs for the rest.
  *
  * @since 0.1.0
  * @category models
@@ -89,6 +111,28 @@ export interface ServeOptions {
   readonly encoding?: string | undefined
   /** The reply of the default handler; default `ok，问题正在处理中...`. */
   readonly reply?: string | undefined
+  /** Connections open at once; one more is refused. Default 10,000. */
+  readonly maxConnections?: number | undefined
+  /** Connections open at once from one address; default unlimited. */
+  readonly maxConnectionsPerIp?: number | undefined
+  /** If not empty, only clients in these ranges (CIDR or single address, IPv4 or IPv6) are served. */
+  readonly allow?: ReadonlyArray<string> | undefined
+  /** Clients in these ranges are refused; wins over `allow`. */
+  readonly deny?: ReadonlyArray<string> | undefined
+  /** Text sent to a refused client before its connection is closed; default none. */
+  readonly busyText?: string | undefined
+  /** A connection with no input for this long is closed; default 5 minutes; 0 disables it. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** A connection open this long is closed; default unlimited. */
+  readonly maxConnectionAge?: Duration.DurationInput | undefined
+  /** Outgoing (and incoming) buffer of each connection, in bytes; default 64 KiB. */
+  readonly highWaterMark?: number | undefined
+  /** A connection whose full outgoing buffer the client does not read for this long is closed; default 30 s. */
+  readonly writeTimeout?: Duration.DurationInput | undefined
+  /** On shutdown, how long connections may finish what they are doing before they are closed; default 3 s. */
+  readonly shutdownGrace?: Duration.DurationInput | undefined
+  /** Text sent to each client when a shutdown closes its connection; default none. */
+  readonly goodbye?: string | undefined
 }
 
 /**
@@ -103,7 +147,7 @@ export interface Options<E = never, R = never> extends ServeOptions {
 }
 
 /**
- * The tutorial's settings.
+ * The default settings.
  *
  * @since 0.1.0
  * @category constants
@@ -113,45 +157,167 @@ export const defaults = {
   port: 9090,
   backlog: 128,
   encoding: "gbk",
-  reply: HandlerModule.defaultReply
-} as const satisfies Required<ServeOptions>
+  reply: HandlerModule.defaultReply,
+  maxConnections: 10_000,
+  idleTimeout: Duration.minutes(5),
+  highWaterMark: 64 * 1024,
+  writeTimeout: Duration.seconds(30),
+  shutdownGrace: Duration.seconds(3)
+} as const
+
+/**
+ * What the server has done so far.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  /** Connections open now. */
+  readonly active: number
+  /** Connections accepted since start. */
+  readonly accepted: number
+  /** Connections refused since start (limits, allow and deny lists). */
+  readonly refused: number
+}
 
 const formatFailure = <E>(cause: Cause.Cause<E>): string => {
   const failure = Cause.squash(cause)
   return failure instanceof Error ? failure.message : String(failure)
 }
 
+const positiveDuration = (input: Duration.DurationInput | undefined): Duration.Duration | undefined => {
+  if (input === undefined) return undefined
+  const duration = Duration.decode(input)
+  return Duration.isZero(duration) || !Duration.isFinite(duration) ? undefined : duration
+}
+
+const ranges = (option: string, values: ReadonlyArray<string> | undefined) => {
+  if (values === undefined || values.length === 0) return Effect.succeed(undefined)
+  const parsed = Admission.parseRanges(values)
+  return parsed._tag === "Right" ? Effect.succeed(parsed.list) : Effect.fail(
+    new TcpServerOptionError({
+      option,
+      value: parsed.invalid,
+      expected: "an IPv4 or IPv6 address or CIDR range, such as 10.0.0.0/8, 192.168.1.7 or fd00::/8"
+    })
+  )
+}
+
+const positiveInteger = (option: string, value: number | undefined) =>
+  value === undefined || (Number.isSafeInteger(value) && value > 0)
+    ? Effect.succeed(value)
+    : Effect.fail(new TcpServerOptionError({ option, value: String(value), expected: "a whole number above 0" }))
+
 /**
  * Starts a server in the current scope. Every connection runs `handler` in a daemon fiber that the server
- * tracks: closing the scope stops accepting, interrupts every connection fiber, destroys every client socket
- * and waits for the listening socket to close.
+ * tracks. Closing the scope stops accepting at once, ends every connection's input so handlers can finish
+ * and flush their replies, and after `shutdownGrace` interrupts the connections that remain; every client
+ * socket is closed before the scope is.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make: <E = ConnectionError, R = never>(
   options?: Options<E, R>
-) => Effect.Effect<TcpServer["Type"], TcpServerError | Encoding.UnknownEncodingError, Scope.Scope | R> = Effect.fn(
-  "TcpServer.make"
-)(function*<E, R>(options: Options<E, R> = {}) {
+) => Effect.Effect<
+  TcpServer["Type"],
+  TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError,
+  Scope.Scope | R
+> = Effect.fn("TcpServer.make")(function*<E, R>(options: Options<E, R> = {}) {
   const encoding = yield* Encoding.validate(options.encoding ?? defaults.encoding)
   const handler: Handler<E | ConnectionError, R> = options.handler ??
     HandlerModule.tutorial(options.reply ?? defaults.reply)
+  const maxConnections = (yield* positiveInteger("max connections", options.maxConnections)) ??
+    defaults.maxConnections
+  const maxConnectionsPerIp = yield* positiveInteger("max connections per IP", options.maxConnectionsPerIp)
+  const highWaterMark = (yield* positiveInteger("high-water mark", options.highWaterMark)) ?? defaults.highWaterMark
+  const allow = yield* ranges("allow range", options.allow)
+  const deny = yield* ranges("deny range", options.deny)
+  const maxAge = positiveDuration(options.maxConnectionAge)
+  const shutdownGrace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
+  const settings: InternalConnection.Settings = {
+    encoding,
+    idleTimeout: positiveDuration(options.idleTimeout ?? defaults.idleTimeout),
+    writeTimeout: positiveDuration(options.writeTimeout) ?? defaults.writeTimeout,
+    goodbye: options.goodbye === undefined ? undefined : Encoding.encode(options.goodbye, encoding)
+  }
+  const busy = options.busyText === undefined ? undefined : Encoding.encode(options.busyText, encoding)
+
+  const runtime = yield* Effect.runtime<never>()
+  const runFork = Runtime.runFork(runtime)
+  const shutdown = yield* InternalConnection.makeShutdown
+  let accepted = 0
+  let refused = 0
+  let open = () => 0
+  const admit = Admission.make({ maxConnections, maxConnectionsPerIp, allow, deny }, () => open())
+
+  let acceptErrors = 0
+  let lastAcceptErrorLog = 0
   const listener = yield* Listener.listen({
     host: options.host ?? defaults.host,
     port: options.port ?? defaults.port,
-    backlog: options.backlog ?? defaults.backlog
+    backlog: options.backlog ?? defaults.backlog,
+    highWaterMark,
+    admit,
+    refuse: (socket, reason) => {
+      refused++
+      const peer = InternalConnection.peerOf(socket)
+      runFork(Effect.logWarning(`refused ${peer.remoteAddress}:${peer.remotePort}: ${reason}`))
+      if (busy === undefined) socket.destroy()
+      else socket.end(busy, () => socket.destroy())
+    },
+    onAcceptError: (error) => {
+      // Out of descriptors, the kernel keeps the listening socket and Node retries on its own: log once a
+      // second at most, so a flood of clients does not also flood the log.
+      acceptErrors++
+      const now = Date.now()
+      if (now - lastAcceptErrorLog < 1000) return
+      lastAcceptErrorLog = now
+      const count = acceptErrors
+      acceptErrors = 0
+      const code = "code" in error && typeof error.code === "string" ? error.code : undefined
+      const what = code === "EMFILE" || code === "ENFILE"
+        ? `out of file descriptors (${code}): connections are refused until some close`
+        : `accepting a connection failed: ${error.message}`
+      runFork(Effect.logError(`${what} (${count} in the last second)`))
+    }
   })
+  open = () => listener.open.size
   const fibers = yield* FiberSet.make<void, never>()
-  yield* Effect.addFinalizer(() => listener.stopAccepting)
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      yield* listener.stopAccepting
+      const connections = listener.open.size
+      if (connections === 0) return
+      yield* Effect.logInfo(`shutting down: closing ${connections} connections`)
+      InternalConnection.startDraining(shutdown)
+      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeout(shutdownGrace), Effect.isSuccess)
+      const remaining = yield* FiberSet.size(fibers)
+      yield* Deferred.succeed(shutdown.forced, undefined)
+      yield* Effect.logInfo(
+        finished
+          ? `shutdown: ${connections} connections closed`
+          : `shutdown: ${connections} connections closed, ${remaining} of them interrupted after the ${
+            Duration.format(shutdownGrace)
+          } grace period`
+      )
+    })
+  )
 
   let lastId = 0
   const serve = (socket: Net.Socket) => {
     const id = ++lastId
+    accepted++
     const peer = InternalConnection.peerOf(socket)
-    return InternalConnection.make(socket, id, peer, encoding).pipe(
+    const handle = InternalConnection.make(socket, id, peer, settings, shutdown).pipe(
       Effect.flatMap(handler),
-      Effect.scoped,
+      Effect.scoped
+    )
+    return (maxAge === undefined ? handle : Effect.timeoutFail(handle, {
+      duration: maxAge,
+      onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
+    })).pipe(
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.void
         const what = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort} failed`
@@ -177,7 +343,8 @@ export const make: <E = ConnectionError, R = never>(
 
   return TcpServer.of({
     address: listener.address,
-    connections: Effect.sync(() => listener.open.size)
+    connections: Effect.sync(() => listener.open.size),
+    stats: Effect.sync((): Stats => ({ active: listener.open.size, accepted, refused }))
   })
 })
 
@@ -189,7 +356,8 @@ export const make: <E = ConnectionError, R = never>(
  */
 export const layer = <E = ConnectionError, R = never>(
   options?: Options<E, R>
-): Layer.Layer<TcpServer, TcpServerError | Encoding.UnknownEncodingError, R> => Layer.scoped(TcpServer, make(options))
+): Layer.Layer<TcpServer, TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError, R> =>
+  Layer.scoped(TcpServer, make(options))
 
 /**
  * Like {@link layer}, with the settings read from `Config`.
@@ -200,5 +368,8 @@ export const layer = <E = ConnectionError, R = never>(
 export const layerConfig = <E = ConnectionError, R = never>(
   config: Config.Config.Wrap<ServeOptions>,
   handler?: Handler<E, R>
-): Layer.Layer<TcpServer, TcpServerError | Encoding.UnknownEncodingError | ConfigError.ConfigError, R> =>
-  Layer.scoped(TcpServer, Effect.flatMap(Config.unwrap(config), (options) => make<E, R>({ ...options, handler })))
+): Layer.Layer<
+  TcpServer,
+  TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError | ConfigError.ConfigError,
+  R
+> => Layer.scoped(TcpServer, Effect.flatMap(Config.unwrap(config), (options) => make<E, R>({ ...options, handler })))

@@ -173,6 +173,7 @@ describe("TcpServer", () => {
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
       assert.isAbove(client.socket.writableLength, total / 2, "most of the data still waits in the client")
       assert.isAtMost(consumed, 128 * 1024, "the handler was given at most one chunk")
+      yield* Deferred.succeed(release, undefined)
     }))
 
   it.effect("reports a port in use with the host and port", () =>

@@ -1,6 +1,5 @@
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
@@ -11,6 +10,16 @@ export interface ListenOptions {
   readonly host: string
   readonly port: number
   readonly backlog: number
+  /** Buffer size of each socket, each way, in bytes. */
+  readonly highWaterMark: number
+  /**
+   * Decides, before a socket is queued, whether to take it: returns undefined to accept it or why it is
+   * refused; `refuse` is then called and the socket closed.
+   */
+  readonly admit: (socket: Net.Socket) => string | undefined
+  readonly refuse: (socket: Net.Socket, reason: string) => void
+  /** Called for errors of the listening socket while it runs, such as EMFILE on accept. */
+  readonly onAcceptError: (error: Error) => void
 }
 
 /** @internal */
@@ -51,18 +60,26 @@ const listenError = (options: ListenOptions, cause: unknown): TcpServerError => 
  */
 export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
     const queue = yield* Queue.unbounded<Net.Socket>()
     const open = new Set<Net.Socket>()
     let accepting = true
-    const server = Net.createServer({ allowHalfOpen: true, noDelay: true })
+    const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
     server.on("connection", (socket) => {
+      // Errors surface through reads and writes (`socket.errored`); without a listener an error on a socket
+      // waiting in the queue would crash the process.
+      socket.on("error", onSocketError)
+      if (!accepting) {
+        socket.destroy()
+        return
+      }
+      const refusal = options.admit(socket)
+      if (refusal !== undefined) {
+        options.refuse(socket, refusal)
+        return
+      }
       open.add(socket)
       socket.once("close", () => open.delete(socket))
-      // Errors surface through reads and writes (`socket.errored`, write callbacks); without a listener an
-      // error on a socket waiting in the queue would crash the process.
-      socket.on("error", onSocketError)
-      if (!accepting || !Queue.unsafeOffer(queue, socket)) socket.destroy()
+      if (!Queue.unsafeOffer(queue, socket)) socket.destroy()
     })
 
     yield* Effect.acquireRelease(
@@ -72,9 +89,7 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
         try {
           server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
             server.off("error", onError)
-            server.on("error", (cause) => {
-              Runtime.runFork(runtime)(Effect.logError(`the server failed to accept a connection: ${cause.message}`))
-            })
+            server.on("error", options.onAcceptError)
             resume(Effect.succeed(new Promise<void>((resolve) => server.once("close", () => resolve()))))
           })
         } catch (cause) {

@@ -1,0 +1,77 @@
+import * as Net from "node:net"
+
+/** @internal */
+export interface AdmissionOptions {
+  readonly maxConnections: number
+  readonly maxConnectionsPerIp: number | undefined
+  readonly allow: Net.BlockList | undefined
+  readonly deny: Net.BlockList | undefined
+}
+
+const mappedIpv4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i
+
+/** The address as the family it really is: `::ffff:1.2.3.4` is the IPv4 address 1.2.3.4. */
+const normalize = (address: string): { readonly address: string; readonly family: "ipv4" | "ipv6" } => {
+  const mapped = mappedIpv4.exec(address)
+  if (mapped !== null) return { address: mapped[1] ?? address, family: "ipv4" }
+  return { address, family: Net.isIPv6(address) ? "ipv6" : "ipv4" }
+}
+
+/** @internal */
+export const matches = (list: Net.BlockList, address: string): boolean => {
+  const normal = normalize(address)
+  return list.check(normal.address, normal.family)
+}
+
+/**
+ * Parses CIDR ranges or single addresses, IPv4 or IPv6, into a `BlockList`; returns the first invalid entry
+ * on failure.
+ *
+ * @internal
+ */
+export const parseRanges = (
+  ranges: ReadonlyArray<string>
+): { readonly _tag: "Right"; readonly list: Net.BlockList } | { readonly _tag: "Left"; readonly invalid: string } => {
+  const list = new Net.BlockList()
+  for (const range of ranges) {
+    const [address = "", prefixText, ...rest] = range.trim().split("/")
+    const family = Net.isIPv4(address) ? "ipv4" : Net.isIPv6(address) ? "ipv6" : undefined
+    if (family === undefined || rest.length > 0) return { _tag: "Left", invalid: range }
+    if (prefixText === undefined) {
+      list.addAddress(address, family)
+      continue
+    }
+    const prefix = Number(prefixText)
+    if (!/^\d+$/.test(prefixText) || prefix > (family === "ipv4" ? 32 : 128)) return { _tag: "Left", invalid: range }
+    list.addSubnet(address, prefix, family)
+  }
+  return { _tag: "Right", list }
+}
+
+/**
+ * Decides which connections to take: the deny list first, then the allow list, the total limit and the
+ * per-address limit. Counts the connections of each address while they are open.
+ *
+ * @internal
+ */
+export const make = (options: AdmissionOptions, open: () => number) => {
+  const perIp = new Map<string, number>()
+  return (socket: Net.Socket): string | undefined => {
+    const address = socket.remoteAddress ?? ""
+    if (options.deny !== undefined && matches(options.deny, address)) return `${address} is in the deny list`
+    if (options.allow !== undefined && !matches(options.allow, address)) return `${address} is not in the allow list`
+    if (open() >= options.maxConnections) return `the server is at its limit of ${options.maxConnections} connections`
+    const limit = options.maxConnectionsPerIp
+    if (limit !== undefined) {
+      const count = perIp.get(address) ?? 0
+      if (count >= limit) return `${address} is at its limit of ${limit} connections`
+      perIp.set(address, count + 1)
+      socket.once("close", () => {
+        const left = (perIp.get(address) ?? 1) - 1
+        if (left === 0) perIp.delete(address)
+        else perIp.set(address, left)
+      })
+    }
+    return undefined
+  }
+}
