@@ -292,7 +292,12 @@ export const make: <E = ConnectionError, R = never>(
       if (connections === 0) return
       yield* Effect.logInfo(`shutting down: closing ${connections} connections`)
       InternalConnection.startDraining(shutdown)
-      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeout(shutdownGrace), Effect.isSuccess)
+      // Finalizers are uninterruptible: the wait must be interruptible for the timeout to end it.
+      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(
+        Effect.timeout(shutdownGrace),
+        Effect.interruptible,
+        Effect.isSuccess
+      )
       const remaining = yield* FiberSet.size(fibers)
       yield* Deferred.succeed(shutdown.forced, undefined)
       yield* Effect.logInfo(

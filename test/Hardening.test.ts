@@ -1,0 +1,236 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import Iconv from "iconv-lite"
+import * as Fs from "node:fs"
+import { Connection, Handler, TcpServer } from "../src/index.js"
+import { connect, makeLogCapture } from "./utils/Client.js"
+
+const gbk = (text: string) => Iconv.encode(text, "gbk")
+const replyBytes = gbk(Handler.defaultReply)
+
+const startServer = <E = Connection.ConnectionError, R = never>(options: TcpServer.Options<E, R> = {}) =>
+  Effect.gen(function*() {
+    const logs = yield* makeLogCapture
+    const scope = yield* Scope.make()
+    const server = yield* TcpServer.make({ host: "127.0.0.1", port: 0, ...options }).pipe(
+      Effect.provide(logs.layer),
+      Scope.extend(scope)
+    )
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+    return { server, port: server.address.port, logs, close: Scope.close(scope, Exit.void) }
+  })
+
+const roundTrip = (client: Effect.Effect.Success<ReturnType<typeof connect>>, text = "在吗") =>
+  Effect.zipRight(client.write(gbk(text)), client.read(replyBytes.length))
+
+/** Real time: only to let the kernel fill its buffers, never to wait for the server's own timers. */
+const realPause = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
+
+describe("limits and access", () => {
+  it.scoped("refuses connections beyond max connections, after the busy text, and keeps serving", () =>
+    Effect.gen(function*() {
+      const { logs, port, server } = yield* startServer({ maxConnections: 2, busyText: "忙" })
+      const a = yield* connect(port)
+      const b = yield* connect(port)
+      yield* roundTrip(a)
+      yield* roundTrip(b)
+      const c = yield* connect(port)
+      assert.deepStrictEqual(yield* c.closed, gbk("忙"))
+      yield* logs.waitFor((line) => line.startsWith("WARN refused") && line.includes("limit of 2 connections"))
+      assert.deepStrictEqual(yield* roundTrip(a), replyBytes)
+      assert.deepStrictEqual(yield* server.stats, { active: 2, accepted: 2, refused: 1 })
+      // A slot that frees up can be taken again.
+      yield* a.end
+      yield* a.closed
+      yield* logs.waitFor((line) => line === `客户端下线了: ('127.0.0.1', ${a.localPort})`)
+      const d = yield* connect(port)
+      assert.deepStrictEqual(yield* roundTrip(d), replyBytes)
+    }))
+
+  it.scoped("limits connections per address", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* startServer({ maxConnectionsPerIp: 1 })
+      const a = yield* connect(port)
+      yield* roundTrip(a)
+      const b = yield* connect(port)
+      assert.strictEqual((yield* b.closed).length, 0)
+      assert.strictEqual((yield* server.stats).refused, 1)
+    }))
+
+  it.scoped("applies deny and allow lists, IPv4 and IPv6", () =>
+    Effect.gen(function*() {
+      const denied = yield* startServer({ deny: ["127.0.0.0/8"] })
+      const d = yield* connect(denied.port)
+      yield* d.closed
+      const notAllowed = yield* startServer({ allow: ["10.0.0.0/8", "fd00::/8"] })
+      const n = yield* connect(notAllowed.port)
+      yield* n.closed
+      const allowed = yield* startServer({ allow: ["::1/128", "127.0.0.1"], deny: ["192.168.0.0/16"] })
+      const a = yield* connect(allowed.port)
+      assert.deepStrictEqual(yield* roundTrip(a), replyBytes)
+      const error = yield* Effect.flip(
+        Effect.scoped(TcpServer.make({ host: "127.0.0.1", port: 0, allow: ["10.0.0.0/33"] }))
+      )
+      assert.strictEqual(error._tag, "TcpServerOptionError")
+      assert.include(error.message, "10.0.0.0/33")
+    }))
+})
+
+describe("timeouts", () => {
+  it.scoped("closes a connection idle for the idle timeout (TestClock)", () =>
+    Effect.gen(function*() {
+      const { logs, port } = yield* startServer({ idleTimeout: "10 seconds" })
+      const client = yield* connect(port)
+      yield* roundTrip(client)
+      yield* TestClock.adjust("9 seconds")
+      assert.deepStrictEqual(yield* roundTrip(client), replyBytes, "input resets the idle timer")
+      yield* TestClock.adjust("9 seconds")
+      assert.deepStrictEqual(yield* roundTrip(client), replyBytes)
+      yield* TestClock.adjust("10 seconds")
+      yield* client.closed
+      yield* logs.waitFor((line) => line.startsWith("WARN") && line.includes("idle timeout"))
+    }))
+
+  it.scoped("closes a slowloris client at the maximum connection age (TestClock)", () =>
+    Effect.gen(function*() {
+      const { logs, port } = yield* startServer({ idleTimeout: "10 seconds", maxConnectionAge: "58 seconds" })
+      const client = yield* connect(port)
+      // One byte every 5 seconds of virtual time keeps the idle timer from firing.
+      for (let second = 0; second <= 50; second += 5) {
+        yield* roundTrip(client, "a")
+        yield* TestClock.adjust("5 seconds")
+      }
+      // Now 55 s: the age limit (58 s) comes before the idle timer (60 s).
+      yield* TestClock.adjust("4 seconds")
+      yield* client.closed
+      yield* logs.waitFor((line) => line.includes("maximum connection age"))
+    }))
+
+  it.scoped("a client that never reads is closed after the write timeout; memory stays bounded; others unaffected", () =>
+    Effect.gen(function*() {
+      let sent = 0
+      const blob = Buffer.alloc(16 * 1024, 0x61)
+      const flood: Connection.Handler<Connection.ConnectionError> = (connection) =>
+        connection.input.pipe(
+          Stream.take(1),
+          Stream.runDrain,
+          Effect.zipRight(Effect.forever(Effect.tap(connection.sendBytes(blob), () => sent += blob.length)))
+        )
+      const { logs, port } = yield* startServer({
+        handler: flood,
+        writeTimeout: "30 seconds",
+        highWaterMark: 64 * 1024
+      })
+      const client = yield* connect(port)
+      client.socket.pause()
+      yield* client.write("go")
+      // Let the kernel buffers fill: then the handler must be waiting, not buffering.
+      let before = -1
+      while (before !== sent) {
+        before = sent
+        yield* realPause(200)
+      }
+      const stalledAt = sent
+      assert.isAtMost(stalledAt, 32 * 1024 * 1024, "what the handler sent is bounded by the kernel buffers")
+
+      const other = yield* startServer()
+      const bystander = yield* connect(other.port)
+      assert.deepStrictEqual(yield* roundTrip(bystander), replyBytes)
+
+      yield* TestClock.adjust("31 seconds")
+      client.socket.resume()
+      yield* client.closed
+      yield* logs.waitFor((line) => line.startsWith("WARN") && line.includes("write timeout"))
+      assert.strictEqual(sent, stalledAt)
+    }))
+})
+
+describe("shutdown", () => {
+  it.scoped("a half-closed client still gets the replies to what it sent", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer({ handler: Handler.echo })
+      const client = yield* connect(port)
+      const payload = Buffer.alloc(300 * 1024, 0x62)
+      yield* client.write(payload)
+      yield* client.end
+      const rest = yield* client.closed
+      assert.strictEqual(rest.length, payload.length)
+      assert.isTrue(rest.equals(payload))
+    }))
+
+  it.scoped("flushes replies in flight, sends the goodbye text and closes 100 clients", () =>
+    Effect.gen(function*() {
+      const big = Buffer.alloc(200 * 1024, 0x63)
+      let received = 0
+      const allReceived = yield* Deferred.make<void>()
+      const handler: Connection.Handler<Connection.ConnectionError> = (connection) =>
+        Stream.runForEach(connection.chunks, () =>
+          Effect.gen(function*() {
+            if (++received === 100) yield* Deferred.succeed(allReceived, undefined)
+            yield* connection.sendBytes(big)
+          }))
+      const { close, logs, port, server } = yield* startServer({ handler, goodbye: "再见" })
+      const clients = yield* Effect.forEach(Array.from({ length: 100 }), () => connect(port), {
+        concurrency: 20
+      })
+      yield* Effect.forEach(clients, (client) => client.write("x"), { concurrency: "unbounded" })
+      yield* Deferred.await(allReceived)
+      yield* close
+      const expected = Buffer.concat([big, gbk("再见")])
+      yield* Effect.forEach(clients, (client) =>
+        Effect.map(client.closed, (rest) => {
+          assert.strictEqual(rest.length, expected.length)
+          assert.isTrue(rest.equals(expected))
+        }), { concurrency: "unbounded" })
+      assert.strictEqual(yield* server.connections, 0)
+      assert.include(logs.lines, "shutting down: closing 100 connections")
+      assert.include(logs.lines, "shutdown: 100 connections closed")
+    }))
+
+  it.scoped("interrupts handlers still busy after the grace period (TestClock)", () =>
+    Effect.gen(function*() {
+      let started = 0
+      const allStarted = yield* Deferred.make<void>()
+      const stuck: Connection.Handler = () =>
+        Effect.zipRight(
+          Effect.suspend(() => ++started === 3 ? Deferred.succeed(allStarted, undefined) : Effect.void),
+          Effect.never
+        )
+      const { close, logs, port } = yield* startServer({ handler: stuck, shutdownGrace: "3 seconds" })
+      const clients = yield* Effect.forEach(Array.from({ length: 3 }), () => connect(port))
+      yield* Deferred.await(allStarted)
+      const closing = yield* Effect.fork(close)
+      yield* logs.waitFor((line) => line === "shutting down: closing 3 connections")
+      // The stuck handlers read nothing, so the only timer is the grace period's: wait until it is armed.
+      while ((yield* TestClock.sleeps()).length === 0) yield* realPause(5)
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(closing)
+      yield* Effect.forEach(clients, (client) => client.closed)
+      yield* logs.waitFor((line) => line.includes("3 of them interrupted after the 3s grace period"))
+    }))
+})
+
+describe("descriptors", () => {
+  const openDescriptors = () => Fs.readdirSync("/proc/self/fd").length
+
+  it.scoped("2,000 connections opened and closed in waves leave no descriptor behind", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* startServer({ maxConnections: 10_000 })
+      const baseline = openDescriptors()
+      for (let wave = 0; wave < 10; wave++) {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const clients = yield* Effect.forEach(Array.from({ length: 200 }), () => connect(port), { concurrency: 50 })
+          yield* Effect.forEach(clients, (client) => roundTrip(client), { concurrency: "unbounded" })
+          // Half leave politely, half reset.
+          yield* Effect.forEach(clients, (client, i) =>
+            i % 2 === 0 ? Effect.zipRight(client.end, client.closed) : client.reset, { concurrency: "unbounded" })
+        }))
+      }
+      while ((yield* server.connections) > 0) {
+        yield* realPause(20)
+      }
+      assert.strictEqual(yield* server.connections, 0)
+      assert.strictEqual(openDescriptors(), baseline)
+      assert.strictEqual((yield* server.stats).accepted, 2000)
+    }))
+})
