@@ -251,8 +251,18 @@ export const make: <E = ConnectionError, R = never>(
   let open = () => 0
   const admit = Admission.make({ maxConnections, maxConnectionsPerIp, allow, deny }, () => open())
 
-  let acceptErrors = 0
-  let lastAcceptErrorLog = 0
+  // Accept failures come in floods: log once a second at most, with how many there were.
+  let acceptFailures = 0
+  let lastAcceptLog = 0
+  const acceptFailed = (what: string) => {
+    acceptFailures++
+    const now = Date.now()
+    if (now - lastAcceptLog < 1000) return
+    lastAcceptLog = now
+    const count = acceptFailures
+    acceptFailures = 0
+    runFork(Effect.logError(`${what} (${count} in the last second)`))
+  }
   const listener = yield* Listener.listen({
     host: options.host ?? defaults.host,
     port: options.port ?? defaults.port,
@@ -267,19 +277,19 @@ export const make: <E = ConnectionError, R = never>(
       else socket.end(busy, () => socket.destroy())
     },
     onAcceptError: (error) => {
-      // Out of descriptors, the kernel keeps the listening socket and Node retries on its own: log once a
-      // second at most, so a flood of clients does not also flood the log.
-      acceptErrors++
-      const now = Date.now()
-      if (now - lastAcceptErrorLog < 1000) return
-      lastAcceptErrorLog = now
-      const count = acceptErrors
-      acceptErrors = 0
       const code = "code" in error && typeof error.code === "string" ? error.code : undefined
-      const what = code === "EMFILE" || code === "ENFILE"
-        ? `out of file descriptors (${code}): connections are refused until some close`
-        : `accepting a connection failed: ${error.message}`
-      runFork(Effect.logError(`${what} (${count} in the last second)`))
+      acceptFailed(
+        code === "EMFILE" || code === "ENFILE"
+          ? `out of file descriptors (${code}): connections are refused until some close`
+          : `accepting a connection failed: ${error.message}`
+      )
+    },
+    onDescriptorsExhausted: (budget) => {
+      refused++
+      acceptFailed(
+        `out of file descriptors (EMFILE): the descriptor limit allows ${budget} connections; ` +
+          `new ones are refused until some close (raise it with ulimit -n)`
+      )
     }
   })
   open = () => listener.open.size

@@ -1,10 +1,23 @@
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option } from "effect"
+import { ConfigProvider, Duration, Effect, Option } from "effect"
 import { Cli, TcpServer } from "../src/index.js"
 
 type Parsed = Command.Command.ParseConfig<typeof Cli.serveOptions>
+
+const core = (options: Parsed) => {
+  const { backlog, encoding, host, port, quiet, reply } = options
+  return { host, port, backlog, encoding, reply, quiet }
+}
+const tutorialDefaults = {
+  host: TcpServer.defaults.host,
+  port: TcpServer.defaults.port,
+  backlog: TcpServer.defaults.backlog,
+  encoding: TcpServer.defaults.encoding,
+  reply: TcpServer.defaults.reply,
+  quiet: false
+}
 
 /** Parses `argv` with the real `serve` options and the environment `env`. */
 const parse = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -24,7 +37,7 @@ describe("Cli serve options", () => {
   it.effect("defaults to the tutorial's settings", () =>
     Effect.gen(function*() {
       const options = yield* parse([])
-      assert.deepStrictEqual(options, { ...TcpServer.defaults, quiet: false })
+      assert.deepStrictEqual(core(options), tutorialDefaults)
     }))
 
   it.effect("reads the environment when no flag is given", () =>
@@ -37,7 +50,7 @@ describe("Cli serve options", () => {
         TCP_SERVER_REPLY: "收到",
         TCP_SERVER_QUIET: "true"
       })
-      assert.deepStrictEqual(options, {
+      assert.deepStrictEqual(core(options), {
         host: "127.0.0.1",
         port: 7000,
         backlog: 16,
@@ -60,13 +73,44 @@ describe("Cli serve options", () => {
           TCP_SERVER_QUIET: "true"
         }
       )
-      assert.deepStrictEqual(options, { host: "::1", port: 0, backlog: 8, encoding: "utf8", reply: "ok", quiet: false })
+      assert.deepStrictEqual(core(options), {
+        host: "::1",
+        port: 0,
+        backlog: 8,
+        encoding: "utf8",
+        reply: "ok",
+        quiet: false
+      })
     }))
 
   it.effect("mixes flags, environment and defaults option by option", () =>
     Effect.gen(function*() {
       const options = yield* parse(["-p", "9191"], { TCP_SERVER_ENCODING: "gb18030" })
-      assert.deepStrictEqual(options, { ...TcpServer.defaults, quiet: false, port: 9191, encoding: "gb18030" })
+      assert.deepStrictEqual(core(options), { ...tutorialDefaults, port: 9191, encoding: "gb18030" })
+    }))
+
+  it.effect("maps the limit, timeout and shutdown flags to server options", () =>
+    Effect.gen(function*() {
+      const defaults = Cli.toServeOptions(yield* parse([]))
+      assert.strictEqual(defaults.maxConnections, TcpServer.defaults.maxConnections)
+      assert.strictEqual(defaults.maxConnectionsPerIp, undefined)
+      assert.deepStrictEqual(defaults.allow, [])
+      assert.strictEqual(defaults.busyText, undefined)
+      assert.strictEqual(defaults.goodbye, undefined)
+      assert.isTrue(Duration.equals(Duration.decode(defaults.idleTimeout ?? 0), TcpServer.defaults.idleTimeout))
+
+      const options = Cli.toServeOptions(
+        yield* parse(
+          ["--max-connections", "5", "--allow", "10.0.0.0/8, ::1", "--idle-timeout", "1.5", "--goodbye", "再见"],
+          { TCP_SERVER_MAX_CONNECTIONS_PER_IP: "2", TCP_SERVER_DENY: "10.1.0.0/16", TCP_SERVER_MAX_CONNECTIONS: "9" }
+        )
+      )
+      assert.strictEqual(options.maxConnections, 5)
+      assert.strictEqual(options.maxConnectionsPerIp, 2)
+      assert.deepStrictEqual(options.allow, ["10.0.0.0/8", "::1"])
+      assert.deepStrictEqual(options.deny, ["10.1.0.0/16"])
+      assert.isTrue(Duration.equals(Duration.decode(options.idleTimeout ?? 0), Duration.millis(1500)))
+      assert.strictEqual(options.goodbye, "再见")
     }))
 
   it.effect("rejects a port that is not a number", () =>

@@ -17,13 +17,21 @@ interface Child {
   readonly stderr: () => string
   /** Waits until stdout has a line matching `pattern`. */
   readonly waitForLine: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
+  readonly waitForStderr: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
   readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: string | null }>
 }
 
 /** Starts the built CLI; the child is killed when the scope closes if it is still running. */
 const spawn = (args: ReadonlyArray<string>) =>
+  start(() => ChildProcess.spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] }))
+
+/** Starts a bash command line (to set `ulimit` first). */
+const spawnShell = (command: string) =>
+  start(() => ChildProcess.spawn("bash", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] }))
+
+const start = (launch: () => ChildProcess.ChildProcessByStdio<null, Readable, Readable>) =>
   Effect.acquireRelease(
-    Effect.sync(() => ChildProcess.spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })),
+    Effect.sync(launch),
     (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
   ).pipe(Effect.map((child): Child => {
     let out = ""
@@ -36,13 +44,14 @@ const spawn = (args: ReadonlyArray<string>) =>
     })
     child.stderr.setEncoding("utf8").on("data", (text: string) => {
       err += text
+      wake()
     })
     const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal }))
     )
-    const waitForLine = (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
+    const waitIn = (text: () => string) => (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
       Effect.suspend(() => {
-        const match = out.split("\n").map((line) => line.match(pattern)).find((m) => m !== null)
+        const match = text().split("\n").map((line) => line.match(pattern)).find((m) => m !== null)
         if (match) return Effect.succeed(match)
         return Effect.async<void>((resume) => {
           const w = () => {
@@ -50,9 +59,16 @@ const spawn = (args: ReadonlyArray<string>) =>
             resume(Effect.void)
           }
           wakers.add(w)
-        }).pipe(Effect.zipRight(waitForLine(pattern)))
+        }).pipe(Effect.zipRight(waitIn(text)(pattern)))
       })
-    return { process: child, stdout: () => out, stderr: () => err, waitForLine, exited: Effect.promise(() => exit) }
+    return {
+      process: child,
+      stdout: () => out,
+      stderr: () => err,
+      waitForLine: waitIn(() => out),
+      waitForStderr: waitIn(() => err),
+      exited: Effect.promise(() => exit)
+    }
   }))
 
 describe("effect-tcp-server (built CLI)", () => {
@@ -136,4 +152,34 @@ describe("effect-tcp-server (built CLI)", () => {
       const names = encodings.stdout().trim().split("\n")
       for (const name of ["gbk", "gb18030", "big5", "shiftjis", "utf8"]) assert.include(names, name)
     }))
+})
+
+describe("effect-tcp-server out of file descriptors", () => {
+  it.scoped("logs EMFILE, keeps running and serves new clients once the flood is gone", () =>
+    Effect.gen(function*() {
+      const child = yield* spawnShell(
+        `ulimit -n 256 && exec "${process.execPath}" "${bin}" serve --host 127.0.0.1 --port 0 --quiet`
+      )
+      const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      // Far more clients than the server has descriptors: the surplus is accepted by the kernel, then refused.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const flood = yield* Effect.forEach(
+          Array.from({ length: 400 }),
+          () => Effect.either(connect(Number(port))),
+          { concurrency: 20 }
+        )
+        assert.isAbove(flood.length, 0)
+        yield* child.waitForStderr(/out of file descriptors \(EMFILE\)/)
+      }))
+      // The flood is closed: descriptors free up and the server serves again.
+      const client = yield* Effect.retry(
+        Effect.scoped(Effect.flatMap(connect(Number(port)), (c) =>
+          Effect.zipRight(c.write(gbk("还在吗")), c.read(replyBytes.length)).pipe(Effect.timeout("2 seconds")))),
+        { times: 20 }
+      )
+      assert.deepStrictEqual(client, replyBytes)
+      assert.strictEqual(child.process.exitCode, null, "still running")
+      child.process.kill("SIGINT")
+      assert.strictEqual((yield* child.exited).code, 0)
+    }), 60_000)
 })

@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { type Address, TcpServerError } from "../TcpServer.js"
 
@@ -20,6 +21,30 @@ export interface ListenOptions {
   readonly refuse: (socket: Net.Socket, reason: string) => void
   /** Called for errors of the listening socket while it runs, such as EMFILE on accept. */
   readonly onAcceptError: (error: Error) => void
+  /**
+   * Called when a connection is dropped because the process is about to run out of file descriptors
+   * (see {@link descriptorBudget}); `budget` is how many connections it can hold.
+   */
+  readonly onDescriptorsExhausted: (budget: number) => void
+}
+
+/**
+ * How many connections the process can hold before it runs out of file descriptors: the soft
+ * RLIMIT_NOFILE (from /proc/self/limits) less the descriptors already open and a reserve for files, logs
+ * and the like. Undefined where the limit cannot be read.
+ *
+ * @internal
+ */
+export const descriptorBudget = (reserve = 32): number | undefined => {
+  try {
+    const limits = Fs.readFileSync("/proc/self/limits", "utf8")
+    const match = /^Max open files\s+(\d+)/m.exec(limits)
+    if (match === null || match[1] === undefined) return undefined
+    const inUse = Fs.readdirSync("/proc/self/fd").length
+    return Math.max(1, Number(match[1]) - inUse - reserve)
+  } catch {
+    return undefined
+  }
 }
 
 /** @internal */
@@ -64,6 +89,13 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
     const open = new Set<Net.Socket>()
     let accepting = true
     const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
+    // Past this, Node accepts and closes at once ("drop"), so the process never reaches EMFILE: otherwise libuv
+    // silently accepts and closes connections to get out of EMFILE, and the server could not tell.
+    const budget = descriptorBudget()
+    if (budget !== undefined) {
+      server.maxConnections = budget
+      server.on("drop", () => options.onDescriptorsExhausted(budget))
+    }
     server.on("connection", (socket) => {
       // Errors surface through reads and writes (`socket.errored`); without a listener an error on a socket
       // waiting in the queue would crash the process.
