@@ -5,10 +5,12 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Fs from "node:fs"
 
 /**
  * Where the lines go.
@@ -44,15 +46,63 @@ export const make = (output: Output): Logger.Logger<unknown, void> =>
   })
 
 /**
- * Replaces the default logger with one writing to the process's standard output and error.
+ * Collects lines and writes them in one call per event-loop turn (or every 512 lines), which costs far less
+ * than a write per line; `flush` writes what is pending at once. Order is kept.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const batched = (
+  write: (chunk: string) => void
+): { readonly push: (line: string) => void; readonly flush: () => void } => {
+  let pending: Array<string> = []
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (pending.length === 0) return
+    const chunk = pending.join("")
+    pending = []
+    write(chunk)
+  }
+  return {
+    push: (line) => {
+      pending.push(line + "\n")
+      if (pending.length >= 512) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    flush
+  }
+}
+
+/**
+ * Replaces the default logger with one writing to the process's standard output and error, batched per
+ * event-loop turn. What is pending is written when the layer is released and, synchronously, when the
+ * process exits, so no line is lost.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<never> = Logger.replace(
-  Logger.defaultLogger,
-  make({
-    out: (line) => process.stdout.write(line + "\n"),
-    err: (line) => process.stderr.write(line + "\n")
-  })
-)
+export const layer: Layer.Layer<never> = Layer.unwrapScoped(Effect.gen(function*() {
+  let exiting = false
+  // Once the process is exiting, only synchronous writes still happen.
+  const out = batched((chunk) => exiting ? Fs.writeSync(1, chunk) : process.stdout.write(chunk))
+  const err = batched((chunk) => exiting ? Fs.writeSync(2, chunk) : process.stderr.write(chunk))
+  const flushAtExit = () => {
+    exiting = true
+    out.flush()
+    err.flush()
+  }
+  yield* Effect.acquireRelease(
+    Effect.sync(() => process.on("exit", flushAtExit)),
+    () =>
+      Effect.sync(() => {
+        process.off("exit", flushAtExit)
+        out.flush()
+        err.flush()
+      })
+  )
+  return Logger.replace(Logger.defaultLogger, make({ out: out.push, err: err.push }))
+}))

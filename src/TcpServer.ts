@@ -11,6 +11,7 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -302,11 +303,14 @@ export const make: <E = ConnectionError, R = never>(
       if (connections === 0) return
       yield* Effect.logInfo(`shutting down: closing ${connections} connections`)
       InternalConnection.startDraining(shutdown)
-      // Finalizers are uninterruptible: the wait must be interruptible for the timeout to end it.
+      // The wait runs in a fiber of its own: interruptible, so the timeout can end it, yet not cut short when
+      // the shutdown itself comes from an interruption (Ctrl-C interrupts the main fiber).
       const finished = yield* FiberSet.awaitEmpty(fibers).pipe(
         Effect.timeout(shutdownGrace),
         Effect.interruptible,
-        Effect.isSuccess
+        Effect.isSuccess,
+        Effect.forkDaemon,
+        Effect.flatMap(Fiber.join)
       )
       const remaining = yield* FiberSet.size(fibers)
       yield* Deferred.succeed(shutdown.forced, undefined)

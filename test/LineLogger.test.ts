@@ -18,3 +18,28 @@ describe("LineLogger", () => {
       assert.deepStrictEqual(err, ["WARN connection 1 failed: reset", "ERROR boom"])
     }))
 })
+
+describe("LineLogger.batched", () => {
+  it("writes the lines of one event-loop turn in one call, in order", async () => {
+    const chunks: Array<string> = []
+    const batch = LineLogger.batched((chunk) => chunks.push(chunk))
+    batch.push("a")
+    batch.push("b")
+    assert.deepStrictEqual(chunks, [])
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepStrictEqual(chunks, ["a\nb\n"])
+    batch.push("c")
+    batch.flush()
+    assert.deepStrictEqual(chunks, ["a\nb\n", "c\n"])
+  })
+
+  it("bounds what it holds", () => {
+    const chunks: Array<string> = []
+    const batch = LineLogger.batched((chunk) => chunks.push(chunk))
+    for (let i = 0; i < 1000; i++) batch.push(String(i))
+    assert.strictEqual(chunks.length, 1)
+    assert.strictEqual(chunks[0]?.split("\n").length, 513)
+    batch.flush()
+    assert.strictEqual(chunks.join("").split("\n").filter((l) => l.length > 0).length, 1000)
+  })
+})

@@ -102,6 +102,23 @@ describe("effect-tcp-server (built CLI)", () => {
       assert.include(child.stdout().split("\n"), `客户端连接成功: ${peer}`)
     }))
 
+  it.scoped("on SIGINT, lets connections finish, says goodbye and logs how many it closed", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--goodbye", "再见"])
+      const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      const clients = yield* Effect.forEach(Array.from({ length: 3 }), () => connect(Number(port)))
+      yield* Effect.forEach(
+        clients,
+        (client) => Effect.zipRight(client.write(gbk("在")), client.read(replyBytes.length))
+      )
+      child.process.kill("SIGINT")
+      for (const client of clients) assert.deepStrictEqual(yield* client.closed, gbk("再见"))
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+      const lines = child.stdout().split("\n")
+      assert.include(lines, "shutting down: closing 3 connections")
+      assert.include(lines, "shutdown: 3 connections closed")
+    }))
+
   it.scoped("exits 0 on SIGTERM", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
