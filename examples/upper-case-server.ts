@@ -3,7 +3,7 @@ import { Config, Effect, Layer, Stream } from "effect"
 import { type Connection, TcpServer } from "effect-tcp-server"
 
 // Replies to every message with the same text in upper case, in the client's encoding.
-export const upperCase: Connection.Handler<Connection.ConnectionError> = (connection) =>
+export const upperCase: Connection.Handler = (connection) =>
   Stream.runForEach(connection.input, (text) =>
     Effect.zipRight(
       Effect.logInfo(`#${connection.id} ${connection.remoteAddress}: ${text}`),

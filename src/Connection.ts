@@ -7,6 +7,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
+import type * as Framing from "./Framing.js"
 
 /**
  * Reading from or writing to a client socket failed.
@@ -40,8 +41,47 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   }
 }
 
+/**
+ * A received frame could not be used: longer than the maximum frame size, or (with fatal decoding) not valid
+ * in the connection's encoding.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FrameError extends Data.TaggedError("FrameError")<{
+  readonly reason: "TooLong" | "Undecodable"
+  /** Bytes of the frame (at least this many when `complete` is false). */
+  readonly length: number
+  readonly maxFrameBytes: number
+  readonly complete: boolean
+  readonly encoding: string
+}> {
+  override get message(): string {
+    return this.reason === "TooLong"
+      ? `a frame of ${
+        this.complete ? "" : "at least "
+      }${this.length} bytes is longer than the maximum of ${this.maxFrameBytes} bytes`
+      : `a frame of ${this.length} bytes is not valid ${this.encoding}`
+  }
+}
+
 const errorCode = (cause: unknown): string | undefined =>
   cause instanceof Error && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
+
+/**
+ * One message as the connection's framing delimits it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Frame {
+  /** The frame's bytes, without delimiter or length prefix. */
+  readonly bytes: Uint8Array
+  /** The bytes decoded in the connection's encoding (invalid bytes as U+FFFD). */
+  readonly text: string
+  /** What ended the frame: `"\n"` or `"\r\n"` in line mode, the delimiter in delimiter mode, else empty. */
+  readonly ending: Uint8Array
+}
 
 /**
  * A connected client. The socket behind it is destroyed when the handler's scope closes: when the handler
@@ -63,17 +103,24 @@ export interface Connection {
    */
   readonly chunks: Stream.Stream<Uint8Array, ConnectionError>
   /**
-   * The input decoded with one streaming decoder: a character split across reads is decoded once it is
-   * complete; invalid bytes become U+FFFD. A read that completes no character emits nothing.
+   * The input as frames. In `chunk` framing a frame is what one read returned, decoded with one streaming
+   * decoder (a character split across reads is decoded once complete; a read that completes no character
+   * emits nothing). In the other framings each frame is decoded on its own. Frames too long, or undecodable
+   * with fatal decoding, are logged and counted, then skipped or fail the stream, as the framing's policy says.
    */
-  readonly input: Stream.Stream<string, ConnectionError>
+  readonly frames: Stream.Stream<Frame, ConnectionError | FrameError>
+  /** The text of `frames`. */
+  readonly input: Stream.Stream<string, ConnectionError | FrameError>
   /**
-   * Encodes `text` in the connection's encoding and writes it. Completes at once while the connection's
+   * Encodes `text` in the connection's encoding, frames it (in line mode with the line ending the client
+   * used last, or the configured one) and writes it. Completes at once while the connection's
    * outgoing buffer holds less than its high-water mark (64 KiB by default); otherwise waits until the client
    * has read enough, and fails with a `WriteTimeout` if it reads nothing for the write timeout.
    */
-  readonly send: (text: string) => Effect.Effect<void, ConnectionError>
-  /** Writes raw bytes, with the same buffering as `send`. */
+  readonly send: (text: string) => Effect.Effect<void, ConnectionError | Framing.FrameTooLongError>
+  /** Frames raw bytes (delimiter, line ending or length prefix) and writes them, buffered as `send`. */
+  readonly sendFrame: (bytes: Uint8Array) => Effect.Effect<void, ConnectionError | Framing.FrameTooLongError>
+  /** Writes raw bytes as they are, without framing, buffered as `send`. */
   readonly sendBytes: (bytes: Uint8Array) => Effect.Effect<void, ConnectionError>
 }
 
@@ -84,7 +131,15 @@ export interface Connection {
  * @since 0.1.0
  * @category models
  */
-export type Handler<E = never, R = never> = (connection: Connection) => Effect.Effect<void, E, R>
+export type Handler<E = ConnectionFailure, R = never> = (connection: Connection) => Effect.Effect<void, E, R>
+
+/**
+ * Everything the operations of a {@link Connection} can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConnectionFailure = ConnectionError | FrameError | Framing.FrameTooLongError
 
 /**
  * `('IP', PORT)`: the client's address as the Python tutorial prints it.

@@ -63,8 +63,40 @@ export const decoder = (encoding: string): Decoder => {
   return {
     write: (bytes) =>
       inner.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
-    end: () => inner.end() ?? ""
+    end: () => {
+      // Most decoders return a string or undefined; iconv-lite's cesu8 returns 0.
+      const rest: unknown = inner.end()
+      return typeof rest === "string" ? rest : ""
+    }
   }
+}
+
+/**
+ * Decodes one complete message. Invalid bytes become U+FFFD.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (bytes: Uint8Array, encoding: string): string => Iconv.decode(bytes, encoding)
+
+const replacementCache = new Map<string, Buffer>()
+
+/**
+ * Whether `text`, decoded from `bytes`, has U+FFFD that stands for invalid bytes rather than for an encoded
+ * U+FFFD. Cheap when the text has no U+FFFD.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const hasInvalidBytes = (text: string, bytes: Uint8Array, encoding: string): boolean => {
+  if (!text.includes("\uFFFD")) return false
+  let replacement = replacementCache.get(encoding)
+  if (replacement === undefined) {
+    replacement = Iconv.encode("\uFFFD", encoding)
+    replacementCache.set(encoding, replacement)
+  }
+  const encodesReplacement = Iconv.decode(replacement, encoding) === "\uFFFD"
+  return !encodesReplacement || !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(replacement)
 }
 
 const notTextEncodings = new Set(["base64", "hex", "binary"])

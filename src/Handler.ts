@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { type ConnectionError, formatPeer, type Handler } from "./Connection.js"
+import { type ConnectionFailure, formatPeer, type Frame, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 
 /**
@@ -17,31 +17,85 @@ import * as Encoding from "./Encoding.js"
 export const defaultReply = "ok，问题正在处理中..."
 
 /**
+ * What the tutorial handler logs of each frame: its text, its bytes in hex, or both.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Display = "text" | "hex" | "both"
+
+/**
+ * What the tutorial handler answers: the reply text, the frame itself, or nothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Answer = "reply" | "echo" | "none"
+
+/**
+ * Options of {@link tutorial}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TutorialOptions {
+  /** Default `ok，问题正在处理中...`. */
+  readonly reply?: string | undefined
+  /** Default `reply`. */
+  readonly answer?: Answer | undefined
+  /** Default `text`. */
+  readonly display?: Display | undefined
+}
+
+const hex = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex").replace(/(..)(?!$)/g, "$1 ")
+
+/**
+ * How a frame is shown in the log.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatFrame = (frame: Frame, display: Display): string =>
+  display === "text" ? frame.text : display === "hex" ? hex(frame.bytes) : `${frame.text} [${hex(frame.bytes)}]`
+
+/**
  * The tutorial's behaviour: logs `客户端连接成功: ('IP', PORT)` on connect, `TEXT ('IP', PORT)` for every
- * read and replies `reply` to it, and logs `客户端下线了: ('IP', PORT)` once when the connection ends for any
- * reason. Lines are logged at Info level through Effect's `Logger`.
+ * frame (every read, in the default chunk framing) and answers it, and logs `客户端下线了: ('IP', PORT)` once
+ * when the connection ends for any reason. Lines are logged at Info level through Effect's `Logger`.
  *
  * @since 0.1.0
  * @category handlers
  */
-export const tutorial = (reply: string = defaultReply): Handler<ConnectionError> => (connection) => {
-  const peer = formatPeer(connection)
-  const replyBytes = Encoding.encode(reply, connection.encoding)
-  return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
-    Effect.zipRight(
-      Stream.runForEach(
-        connection.input,
-        (text) => Effect.zipRight(Effect.logInfo(`${text} ${peer}`), connection.sendBytes(replyBytes))
-      )
-    ),
-    Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
-  )
+export const tutorial = (options: TutorialOptions | string = {}): Handler<ConnectionFailure> => {
+  const { answer = "reply", display = "text", reply = defaultReply } = typeof options === "string"
+    ? { reply: options }
+    : options
+  return (connection) => {
+    const peer = formatPeer(connection)
+    const replyBytes = Encoding.encode(reply, connection.encoding)
+    const respond = answer === "reply"
+      ? () => connection.sendFrame(replyBytes)
+      : answer === "echo"
+      ? (frame: Frame) => connection.sendFrame(frame.bytes)
+      : () => Effect.void
+    return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
+      Effect.zipRight(
+        Stream.runForEach(
+          connection.frames,
+          (frame) => Effect.zipRight(Effect.logInfo(`${formatFrame(frame, display)} ${peer}`), respond(frame))
+        )
+      ),
+      Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
+    )
+  }
 }
 
 /**
- * Writes every chunk it reads back to the client, byte for byte.
+ * Writes every chunk it reads back to the client, byte for byte, whatever the framing.
  *
  * @since 0.1.0
  * @category handlers
  */
-export const echo: Handler<ConnectionError> = (connection) => Stream.runForEach(connection.chunks, connection.sendBytes)
+export const echo: Handler<ConnectionFailure> = (connection) =>
+  Stream.runForEach(connection.chunks, connection.sendBytes)

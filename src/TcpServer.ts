@@ -18,8 +18,9 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import { ConnectionError, type Handler } from "./Connection.js"
+import { ConnectionError, type ConnectionFailure, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
+import * as Framing from "./Framing.js"
 import * as HandlerModule from "./Handler.js"
 import * as Admission from "./internal/admission.js"
 import * as InternalConnection from "./internal/connection.js"
@@ -95,6 +96,17 @@ export class TcpServerOptionError extends Data.TaggedError("TcpServerOptionError
 }
 
 /**
+ * Failures of the encoding and framing settings, found at start.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StartError =
+  | Encoding.UnknownEncodingError
+  | Framing.UnsafeDelimiterError
+  | Framing.FramingOptionError
+
+/**
  * The settings that can come from configuration. Every field has a default: the tutorial's values for what
  * the tutorial has, and limits a server on a network needs for the rest.
  *
@@ -134,6 +146,16 @@ export interface ServeOptions {
   readonly shutdownGrace?: Duration.DurationInput | undefined
   /** Text sent to each client when a shutdown closes its connection; default none. */
   readonly goodbye?: string | undefined
+  /** How the input is cut into messages; default {@link Framing.chunk}: one message per read, as the tutorial. */
+  readonly framing?: Framing.Framing | undefined
+  /** Bytes invalid in the encoding: `replace` (U+FFFD, default) or `fatal` (a frame error). Counted either way. */
+  readonly decodeErrors?: "replace" | "fatal" | undefined
+  /** Line ending of replies in line framing, e.g. `"\r\n"`; default: the one the client used last. */
+  readonly replyEnding?: string | undefined
+  /** What the default handler answers: the reply text (default), the frame itself, or nothing. */
+  readonly answer?: HandlerModule.Answer | undefined
+  /** What the default handler logs of each frame: `text` (default), `hex` or `both`. */
+  readonly display?: HandlerModule.Display | undefined
 }
 
 /**
@@ -177,8 +199,12 @@ export interface Stats {
   readonly active: number
   /** Connections accepted since start. */
   readonly accepted: number
-  /** Connections refused since start (limits, allow and deny lists). */
+  /** Connections refused since start (limits, allow and deny lists, descriptor limit). */
   readonly refused: number
+  /** Frames longer than the maximum frame size, since start. */
+  readonly oversizedFrames: number
+  /** Frames (reads, in chunk framing) with bytes invalid in the encoding, since start. */
+  readonly decodeErrors: number
 }
 
 const formatFailure = <E>(cause: Cause.Cause<E>): string => {
@@ -218,16 +244,17 @@ const positiveInteger = (option: string, value: number | undefined) =>
  * @since 0.1.0
  * @category constructors
  */
-export const make: <E = ConnectionError, R = never>(
+export const make: <E = ConnectionFailure, R = never>(
   options?: Options<E, R>
 ) => Effect.Effect<
   TcpServer["Type"],
-  TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError,
+  TcpServerError | TcpServerOptionError | StartError,
   Scope.Scope | R
 > = Effect.fn("TcpServer.make")(function*<E, R>(options: Options<E, R> = {}) {
   const encoding = yield* Encoding.validate(options.encoding ?? defaults.encoding)
-  const handler: Handler<E | ConnectionError, R> = options.handler ??
-    HandlerModule.tutorial(options.reply ?? defaults.reply)
+  const framing = yield* Framing.validate(options.framing ?? Framing.chunk, encoding)
+  const handler: Handler<E | ConnectionFailure, R> = options.handler ??
+    HandlerModule.tutorial({ reply: options.reply, answer: options.answer, display: options.display })
   const maxConnections = (yield* positiveInteger("max connections", options.maxConnections)) ??
     defaults.maxConnections
   const maxConnectionsPerIp = yield* positiveInteger("max connections per IP", options.maxConnectionsPerIp)
@@ -236,8 +263,14 @@ export const make: <E = ConnectionError, R = never>(
   const deny = yield* ranges("deny range", options.deny)
   const maxAge = positiveDuration(options.maxConnectionAge)
   const shutdownGrace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
+  const counters: InternalConnection.Counters = { oversized: 0, decodeErrors: 0 }
   const settings: InternalConnection.Settings = {
     encoding,
+    framing,
+    frameErrors: framing._tag === "Chunk" ? "skip" : framing.onOversized,
+    decodeErrors: options.decodeErrors ?? "replace",
+    replyEnding: options.replyEnding === undefined ? undefined : Buffer.from(options.replyEnding, "latin1"),
+    counters,
     idleTimeout: positiveDuration(options.idleTimeout ?? defaults.idleTimeout),
     writeTimeout: positiveDuration(options.writeTimeout) ?? defaults.writeTimeout,
     goodbye: options.goodbye === undefined ? undefined : Encoding.encode(options.goodbye, encoding)
@@ -363,7 +396,13 @@ export const make: <E = ConnectionError, R = never>(
   return TcpServer.of({
     address: listener.address,
     connections: Effect.sync(() => listener.open.size),
-    stats: Effect.sync((): Stats => ({ active: listener.open.size, accepted, refused }))
+    stats: Effect.sync((): Stats => ({
+      active: listener.open.size,
+      accepted,
+      refused,
+      oversizedFrames: counters.oversized,
+      decodeErrors: counters.decodeErrors
+    }))
   })
 })
 
@@ -373,9 +412,9 @@ export const make: <E = ConnectionError, R = never>(
  * @since 0.1.0
  * @category layers
  */
-export const layer = <E = ConnectionError, R = never>(
+export const layer = <E = ConnectionFailure, R = never>(
   options?: Options<E, R>
-): Layer.Layer<TcpServer, TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError, R> =>
+): Layer.Layer<TcpServer, TcpServerError | TcpServerOptionError | StartError, R> =>
   Layer.scoped(TcpServer, make(options))
 
 /**
@@ -384,11 +423,11 @@ export const layer = <E = ConnectionError, R = never>(
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = <E = ConnectionError, R = never>(
+export const layerConfig = <E = ConnectionFailure, R = never>(
   config: Config.Config.Wrap<ServeOptions>,
   handler?: Handler<E, R>
 ): Layer.Layer<
   TcpServer,
-  TcpServerError | TcpServerOptionError | Encoding.UnknownEncodingError | ConfigError.ConfigError,
+  TcpServerError | TcpServerOptionError | StartError | ConfigError.ConfigError,
   R
 > => Layer.scoped(TcpServer, Effect.flatMap(Config.unwrap(config), (options) => make<E, R>({ ...options, handler })))

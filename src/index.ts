@@ -13,6 +13,10 @@ export * as Encoding from "./Encoding.js"
 /**
  * @since 0.1.0
  */
+export * as Framing from "./Framing.js"
+/**
+ * @since 0.1.0
+ */
 export * as Handler from "./Handler.js"
 /**
  * @since 0.1.0

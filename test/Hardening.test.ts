@@ -38,7 +38,13 @@ describe("limits and access", () => {
       assert.deepStrictEqual(yield* c.closed, gbk("忙"))
       yield* logs.waitFor((line) => line.startsWith("WARN refused") && line.includes("limit of 2 connections"))
       assert.deepStrictEqual(yield* roundTrip(a), replyBytes)
-      assert.deepStrictEqual(yield* server.stats, { active: 2, accepted: 2, refused: 1 })
+      assert.deepStrictEqual(yield* server.stats, {
+        active: 2,
+        accepted: 2,
+        refused: 1,
+        oversizedFrames: 0,
+        decodeErrors: 0
+      })
       // A slot that frees up can be taken again.
       yield* a.end
       yield* a.closed
@@ -110,7 +116,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       let sent = 0
       const blob = Buffer.alloc(16 * 1024, 0x61)
-      const flood: Connection.Handler<Connection.ConnectionError> = (connection) =>
+      const flood: Connection.Handler = (connection) =>
         connection.input.pipe(
           Stream.take(1),
           Stream.runDrain,
@@ -163,7 +169,7 @@ describe("shutdown", () => {
       const big = Buffer.alloc(200 * 1024, 0x63)
       let received = 0
       const allReceived = yield* Deferred.make<void>()
-      const handler: Connection.Handler<Connection.ConnectionError> = (connection) =>
+      const handler: Connection.Handler = (connection) =>
         Stream.runForEach(connection.chunks, () =>
           Effect.gen(function*() {
             if (++received === 100) yield* Deferred.succeed(allReceived, undefined)

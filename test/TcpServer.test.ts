@@ -213,7 +213,7 @@ class Greeting extends Context.Tag("test/Greeting")<Greeting, { readonly text: s
 describe("TcpServer.layer in an app", () => {
   it.scoped("composes with the app's own services", () =>
     Effect.gen(function*() {
-      const greeter: Connection.Handler<Connection.ConnectionError, Greeting> = (connection) =>
+      const greeter: Connection.Handler<Connection.ConnectionFailure, Greeting> = (connection) =>
         Effect.gen(function*() {
           const greeting = yield* Greeting
           yield* Stream.runForEach(connection.input, (text) => connection.send(`${greeting.text}, ${text}`))

@@ -1,13 +1,15 @@
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import { type Connection, ConnectionError } from "../Connection.js"
+import { type Connection, ConnectionError, type Frame, FrameError } from "../Connection.js"
 import * as Encoding from "../Encoding.js"
+import * as Framing from "../Framing.js"
 
 /**
  * Server-wide shutdown state shared by every connection: once `draining`, readers report the end of input;
@@ -35,8 +37,24 @@ export const startDraining = (shutdown: Shutdown): void => {
 }
 
 /** @internal */
+export interface Counters {
+  /** Frames over the maximum size. */
+  oversized: number
+  /** Frames (or reads, in chunk framing) with bytes invalid in the encoding. */
+  decodeErrors: number
+}
+
+/** @internal */
 export interface Settings {
   readonly encoding: string
+  readonly framing: Framing.Framing
+  /** What an oversized or (fatal) undecodable frame does to the connection. */
+  readonly frameErrors: Framing.OversizedPolicy
+  /** `fatal`: a frame with invalid bytes is a frame error; `replace`: they become U+FFFD. */
+  readonly decodeErrors: "replace" | "fatal"
+  /** Line ending of replies in line framing; undefined: the one the client used last. */
+  readonly replyEnding: Uint8Array | undefined
+  readonly counters: Counters
   /** No input for this long fails the read with an `IdleTimeout`; undefined: no limit. */
   readonly idleTimeout: Duration.Duration | undefined
   readonly writeTimeout: Duration.Duration
@@ -134,30 +152,114 @@ const makeWriter = (socket: Net.Socket, settings: Settings) => {
     })
 }
 
+const lf = new Uint8Array([0x0a])
+const noEnding = new Uint8Array(0)
+
 /**
- * Decodes the chunks of `pull`, skipping reads that complete no character and flushing the decoder at the end.
- *
- * @internal
+ * The frames of `pull`: in chunk framing one per read, decoded with a streaming decoder; otherwise as the
+ * frame decoder delimits them, each decoded on its own. Frame errors are logged and counted, then skipped or
+ * turned into a failure, as `settings.frameErrors` says.
  */
-export const decodeAll = (pull: Pull, encoding: string): Stream.Stream<string, ConnectionError> =>
+const makeFrames = (
+  pull: Pull,
+  settings: Settings,
+  label: string,
+  lastEnding: (ending: Uint8Array) => void
+): Stream.Stream<Frame, ConnectionError | FrameError> =>
   Stream.suspend(() => {
-    const decoder = Encoding.decoder(encoding)
-    let flushed = false
-    const pullText: Effect.Effect<string, Option.Option<ConnectionError>> = pull.pipe(
-      Effect.matchEffect({
+    const { counters, encoding, framing } = settings
+    const frameError = (reason: FrameError["reason"], length: number, complete: boolean) => {
+      const error = new FrameError({
+        reason,
+        length,
+        complete,
+        encoding,
+        maxFrameBytes: framing._tag === "Chunk" ? 0 : framing.maxFrameBytes
+      })
+      return settings.frameErrors === "close"
+        ? Effect.fail(Option.some(error))
+        : Effect.logWarning(`${label}: ${error.message}: skipped`)
+    }
+
+    if (framing._tag === "Chunk") {
+      const decoder = Encoding.decoder(encoding)
+      let flushed = false
+      const next: Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> = pull.pipe(
+        Effect.matchEffect({
+          onFailure: (error) => {
+            if (Option.isSome(error) || flushed) return Effect.fail(error)
+            flushed = true
+            const rest = decoder.end()
+            return rest.length > 0
+              ? Effect.succeed({ bytes: noEnding, text: rest, ending: noEnding })
+              : Effect.fail(error)
+          },
+          onSuccess: (bytes): Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> => {
+            const text = decoder.write(bytes)
+            if (text.length === 0) return next
+            if (Encoding.hasInvalidBytes(text, bytes, encoding)) {
+              counters.decodeErrors++
+              if (settings.decodeErrors === "fatal") {
+                return Effect.zipRight(frameError("Undecodable", bytes.length, true), next)
+              }
+            }
+            return Effect.succeed({ bytes, text, ending: noEnding })
+          }
+        })
+      )
+      return Stream.repeatEffectOption(next)
+    }
+
+    const decoder = Framing.makeDecoder(framing)
+    let events: ReadonlyArray<Framing.FrameEvent> = []
+    let index = 0
+    let ended = false
+    const next: Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> = Effect.suspend(() => {
+      while (index < events.length) {
+        const event = events[index++]
+        if (event === undefined) break
+        switch (event._tag) {
+          case "Frame": {
+            const text = Encoding.decode(event.bytes, encoding)
+            if (Encoding.hasInvalidBytes(text, event.bytes, encoding)) {
+              counters.decodeErrors++
+              if (settings.decodeErrors === "fatal") {
+                return Effect.zipRight(frameError("Undecodable", event.bytes.length, true), next)
+              }
+            }
+            if (event.ending.length > 0) lastEnding(event.ending)
+            return Effect.succeed({ bytes: event.bytes, text, ending: event.ending })
+          }
+          case "Oversized": {
+            counters.oversized++
+            return Effect.zipRight(frameError("TooLong", event.length, event.complete), next)
+          }
+          case "Incomplete":
+            return Effect.zipRight(
+              Effect.logWarning(
+                `${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
+              ),
+              next
+            )
+        }
+      }
+      if (ended) return Effect.fail(Option.none())
+      return pull.pipe(Effect.matchEffect({
         onFailure: (error) => {
-          if (Option.isSome(error) || flushed) return Effect.fail(error)
-          flushed = true
-          const rest = decoder.end()
-          return rest.length > 0 ? Effect.succeed(rest) : Effect.fail(error)
+          if (Option.isSome(error)) return Effect.fail(error)
+          ended = true
+          events = decoder.end()
+          index = 0
+          return next
         },
         onSuccess: (chunk) => {
-          const text = decoder.write(chunk)
-          return text.length > 0 ? Effect.succeed(text) : pullText
+          events = decoder.push(chunk)
+          index = 0
+          return next
         }
-      })
-    )
-    return Stream.repeatEffectOption(pullText)
+      }))
+    })
+    return Stream.repeatEffectOption(next)
   })
 
 /** @internal */
@@ -225,15 +327,24 @@ export const make = (
     Effect.sync(() => {
       const reader = makeReader(socket, settings, shutdown)
       const write = makeWriter(socket, settings)
-      const encoding = settings.encoding
+      const { encoding, framing } = settings
+      let ending = settings.replyEnding ?? lf
+      const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
+      const frames = makeFrames(reader.pull, settings, label, (received) => {
+        if (settings.replyEnding === undefined) ending = received
+      })
+      const sendFrame = (bytes: Uint8Array) =>
+        Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
       const connection: Connection = {
         id,
         remoteAddress: peer.remoteAddress,
         remotePort: peer.remotePort,
         encoding,
         chunks: Stream.repeatEffectOption(reader.pull),
-        input: decodeAll(reader.pull, encoding),
-        send: (text) => write(Encoding.encode(text, encoding)),
+        frames,
+        input: Stream.map(frames, (frame) => frame.text),
+        send: (text) => sendFrame(Encoding.encode(text, encoding)),
+        sendFrame,
         sendBytes: write
       }
       return { connection, reader }
