@@ -10,10 +10,12 @@ import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as Encoding from "./Encoding.js"
+import * as Framing from "./Framing.js"
 import * as TcpServer from "./TcpServer.js"
 
 /**
@@ -228,10 +230,148 @@ export const stats = withEnv(
   0
 )
 
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const framing = withEnv(
+  Options.choice("framing", ["chunk", "line", "delimiter", "length"]),
+  "How input is cut into messages: chunk (one per read, as the tutorial), line (LF or CRLF), delimiter (--delimiter) or length (a big-endian --length-bytes prefix).",
+  "TCP_SERVER_FRAMING",
+  (name) => Config.literal("chunk", "line", "delimiter", "length")(name),
+  "chunk"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const maxFrameBytes = withEnv(
+  Options.integer("max-frame-bytes"),
+  "Longest frame in bytes (line, delimiter, length framing); a longer one is a frame error.",
+  "TCP_SERVER_MAX_FRAME_BYTES",
+  Config.integer,
+  Framing.defaultMaxFrameBytes
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const delimiterText = withEnv(
+  Options.text("delimiter"),
+  "The delimiter of --framing delimiter, with escapes such as \\x03 or \\r\\n; refused if its bytes can occur inside a character of the encoding.",
+  "TCP_SERVER_DELIMITER",
+  Config.string,
+  "\\x03"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const lengthBytes = withEnv(
+  Options.choice("length-bytes", ["1", "2", "4"]),
+  "Size of the length prefix of --framing length.",
+  "TCP_SERVER_LENGTH_BYTES",
+  (name) => Config.literal("1", "2", "4")(name),
+  "2"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const frameErrors = withEnv(
+  Options.choice("frame-errors", ["skip", "close"]),
+  "What a frame error (too long, or undecodable with --decode-errors fatal) does: skip the frame or close the connection. Logged and counted either way.",
+  "TCP_SERVER_FRAME_ERRORS",
+  (name) => Config.literal("skip", "close")(name),
+  "skip"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const decodeErrors = withEnv(
+  Options.choice("decode-errors", ["replace", "fatal"]),
+  "Bytes invalid in the encoding: replace them with U+FFFD, or make the frame a frame error. Counted either way.",
+  "TCP_SERVER_DECODE_ERRORS",
+  (name) => Config.literal("replace", "fatal")(name),
+  "replace"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const replyEnding = withEnv(
+  Options.choice("reply-ending", ["same", "lf", "crlf"]),
+  "Line ending of replies in line framing: the one the client used (same), LF or CRLF.",
+  "TCP_SERVER_REPLY_ENDING",
+  (name) => Config.literal("same", "lf", "crlf")(name),
+  "same"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const display = withEnv(
+  Options.choice("display", ["text", "hex", "both"]),
+  "What is logged of each message: its text, its bytes in hex, or both.",
+  "TCP_SERVER_DISPLAY",
+  (name) => Config.literal("text", "hex", "both")(name),
+  "text"
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const echo = withEnv(
+  Options.boolean("echo"),
+  "Reply with the message itself instead of --reply.",
+  "TCP_SERVER_ECHO",
+  Config.boolean,
+  false
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const noReply = withEnv(
+  Options.boolean("no-reply"),
+  "Do not reply; only log.",
+  "TCP_SERVER_NO_REPLY",
+  Config.boolean,
+  false
+)
+
 const list = (text: string): ReadonlyArray<string> =>
   text.split(",").map((part) => part.trim()).filter((part) => part.length > 0)
 
 const orUndefined = <A>(value: A, none: A): A | undefined => value === none ? undefined : value
+
+const toFraming = (
+  options: Command.Command.ParseConfig<typeof serveOptions>
+): Effect.Effect<Framing.Framing, Framing.DelimiterError> => {
+  const limits = { maxFrameBytes: options.maxFrameBytes, onOversized: options.frameErrors }
+  switch (options.framing) {
+    case "chunk":
+      return Effect.succeed(Framing.chunk)
+    case "line":
+      return Effect.succeed(Framing.line(limits))
+    case "delimiter":
+      return Effect.map(Framing.parseDelimiter(options.delimiter), (bytes) => Framing.delimiter(bytes, limits))
+    case "length":
+      return Effect.succeed(
+        Framing.length(options.lengthBytes === "1" ? 1 : options.lengthBytes === "2" ? 2 : 4, limits)
+      )
+  }
+}
 
 /**
  * Turns parsed `serve` flags into {@link TcpServer.ServeOptions}.
@@ -239,23 +379,31 @@ const orUndefined = <A>(value: A, none: A): A | undefined => value === none ? un
  * @since 0.1.0
  * @category options
  */
-export const toServeOptions = (options: Command.Command.ParseConfig<typeof serveOptions>): TcpServer.ServeOptions => ({
-  host: options.host,
-  port: options.port,
-  backlog: options.backlog,
-  encoding: options.encoding,
-  reply: options.reply,
-  maxConnections: options.maxConnections,
-  maxConnectionsPerIp: orUndefined(options.maxConnectionsPerIp, 0),
-  allow: list(options.allow),
-  deny: list(options.deny),
-  busyText: orUndefined(options.busyText, ""),
-  idleTimeout: Duration.seconds(options.idleTimeout),
-  maxConnectionAge: Duration.seconds(options.maxConnectionAge),
-  writeTimeout: Duration.seconds(options.writeTimeout),
-  shutdownGrace: Duration.seconds(options.shutdownGrace),
-  goodbye: orUndefined(options.goodbye, "")
-})
+export const toServeOptions = (
+  options: Command.Command.ParseConfig<typeof serveOptions>
+): Effect.Effect<TcpServer.ServeOptions, Framing.DelimiterError> =>
+  Effect.map(toFraming(options), (framing) => ({
+    host: options.host,
+    port: options.port,
+    backlog: options.backlog,
+    encoding: options.encoding,
+    reply: options.reply,
+    maxConnections: options.maxConnections,
+    maxConnectionsPerIp: orUndefined(options.maxConnectionsPerIp, 0),
+    allow: list(options.allow),
+    deny: list(options.deny),
+    busyText: orUndefined(options.busyText, ""),
+    idleTimeout: Duration.seconds(options.idleTimeout),
+    maxConnectionAge: Duration.seconds(options.maxConnectionAge),
+    writeTimeout: Duration.seconds(options.writeTimeout),
+    shutdownGrace: Duration.seconds(options.shutdownGrace),
+    goodbye: orUndefined(options.goodbye, ""),
+    framing,
+    decodeErrors: options.decodeErrors,
+    replyEnding: options.replyEnding === "lf" ? "\n" : options.replyEnding === "crlf" ? "\r\n" : undefined,
+    display: options.display,
+    answer: options.noReply ? "none" : options.echo ? "echo" : "reply"
+  }))
 
 /**
  * The options of `serve`, parsed.
@@ -280,7 +428,17 @@ export const serveOptions = {
   writeTimeout,
   shutdownGrace,
   goodbye,
-  stats
+  stats,
+  framing,
+  maxFrameBytes,
+  delimiter: delimiterText,
+  lengthBytes,
+  frameErrors,
+  decodeErrors,
+  replyEnding,
+  display,
+  echo,
+  noReply
 }
 
 /**
@@ -309,7 +467,7 @@ export const serve = Command.make("serve", serveOptions, (options) =>
     return yield* Effect.never
   }).pipe(
     Effect.scoped,
-    Effect.provide(TcpServer.layer(toServeOptions(options))),
+    Effect.provide(Layer.unwrapEffect(Effect.map(toServeOptions(options), TcpServer.layer))),
     options.quiet ? Logger.withMinimumLogLevel(LogLevel.Warning) : identity
   )).pipe(
     Command.withDescription("Accept TCP clients, log what they send and reply to every message.")

@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option } from "effect"
-import { Cli, TcpServer } from "../src/index.js"
+import { Cli, Framing, TcpServer } from "../src/index.js"
 
 type Parsed = Command.Command.ParseConfig<typeof Cli.serveOptions>
 
@@ -91,7 +91,7 @@ describe("Cli serve options", () => {
 
   it.effect("maps the limit, timeout and shutdown flags to server options", () =>
     Effect.gen(function*() {
-      const defaults = Cli.toServeOptions(yield* parse([]))
+      const defaults = yield* Cli.toServeOptions(yield* parse([]))
       assert.strictEqual(defaults.maxConnections, TcpServer.defaults.maxConnections)
       assert.strictEqual(defaults.maxConnectionsPerIp, undefined)
       assert.deepStrictEqual(defaults.allow, [])
@@ -99,7 +99,7 @@ describe("Cli serve options", () => {
       assert.strictEqual(defaults.goodbye, undefined)
       assert.isTrue(Duration.equals(Duration.decode(defaults.idleTimeout ?? 0), TcpServer.defaults.idleTimeout))
 
-      const options = Cli.toServeOptions(
+      const options = yield* Cli.toServeOptions(
         yield* parse(
           ["--max-connections", "5", "--allow", "10.0.0.0/8, ::1", "--idle-timeout", "1.5", "--goodbye", "再见"],
           { TCP_SERVER_MAX_CONNECTIONS_PER_IP: "2", TCP_SERVER_DENY: "10.1.0.0/16", TCP_SERVER_MAX_CONNECTIONS: "9" }
@@ -111,6 +111,42 @@ describe("Cli serve options", () => {
       assert.deepStrictEqual(options.deny, ["10.1.0.0/16"])
       assert.isTrue(Duration.equals(Duration.decode(options.idleTimeout ?? 0), Duration.millis(1500)))
       assert.strictEqual(options.goodbye, "再见")
+    }))
+
+  it.effect("maps the framing flags", () =>
+    Effect.gen(function*() {
+      const chunk = yield* Cli.toServeOptions(yield* parse([]))
+      assert.deepStrictEqual(chunk.framing, Framing.chunk)
+      assert.strictEqual(chunk.answer, "reply")
+      const line = yield* Cli.toServeOptions(
+        yield* parse([
+          "--framing",
+          "line",
+          "--max-frame-bytes",
+          "100",
+          "--frame-errors",
+          "close",
+          "--reply-ending",
+          "crlf"
+        ])
+      )
+      assert.deepStrictEqual(line.framing, Framing.line({ maxFrameBytes: 100, onOversized: "close" }))
+      assert.strictEqual(line.replyEnding, "\r\n")
+      const delimited = yield* Cli.toServeOptions(
+        yield* parse(["--framing", "delimiter", "--delimiter", "\\r\\n", "--echo"], { TCP_SERVER_DISPLAY: "hex" })
+      )
+      assert.deepStrictEqual(delimited.framing, Framing.delimiter(new Uint8Array([13, 10])))
+      assert.strictEqual(delimited.answer, "echo")
+      assert.strictEqual(delimited.display, "hex")
+      const length = yield* Cli.toServeOptions(
+        yield* parse(["--framing", "length", "--length-bytes", "4", "--no-reply"])
+      )
+      assert.deepStrictEqual(length.framing, Framing.length(4))
+      assert.strictEqual(length.answer, "none")
+      const bad = yield* Effect.flip(
+        Cli.toServeOptions(yield* parse(["--framing", "delimiter", "--delimiter", "\\xZZ"]))
+      )
+      assert.strictEqual(bad._tag, "DelimiterError")
     }))
 
   it.effect("rejects a port that is not a number", () =>

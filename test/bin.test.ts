@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import Iconv from "iconv-lite"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Readable } from "node:stream"
 import { Handler } from "../src/index.js"
@@ -169,6 +170,30 @@ describe("effect-tcp-server (built CLI)", () => {
       const names = encodings.stdout().trim().split("\n")
       for (const name of ["gbk", "gb18030", "big5", "shiftjis", "utf8"]) assert.include(names, name)
     }))
+})
+
+describe("effect-tcp-server line framing", () => {
+  it.scoped(
+    "a client sending 100 MB without a newline leaves the server's memory bounded",
+    () =>
+      Effect.gen(function*() {
+        const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--quiet", "--framing", "line"])
+        const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+        const client = yield* connect(Number(port))
+        const megabyte = Buffer.alloc(1024 * 1024, 0x61)
+        for (let i = 0; i < 100; i++) yield* client.write(megabyte)
+        yield* client.write("\nok\n")
+        assert.deepStrictEqual(
+          yield* client.read(replyBytes.length + 1),
+          Buffer.concat([replyBytes, Buffer.from("\n")])
+        )
+        yield* child.waitForStderr(/a frame of 104857600 bytes is longer than the maximum of 65536 bytes/)
+        const status = Fs.readFileSync(`/proc/${child.process.pid}/status`, "utf8")
+        const peakMiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) / 1024
+        assert.isBelow(peakMiB, 200, `peak RSS ${peakMiB} MiB after receiving 100 MB`)
+      }),
+    60_000
+  )
 })
 
 describe("effect-tcp-server out of file descriptors", () => {
