@@ -366,10 +366,14 @@ const toFraming = (
       return Effect.succeed(Framing.line(limits))
     case "delimiter":
       return Effect.map(Framing.parseDelimiter(options.delimiter), (bytes) => Framing.delimiter(bytes, limits))
-    case "length":
-      return Effect.succeed(
-        Framing.length(options.lengthBytes === "1" ? 1 : options.lengthBytes === "2" ? 2 : 4, limits)
-      )
+    case "length": {
+      const lengthBytes = options.lengthBytes === "1" ? 1 : options.lengthBytes === "2" ? 2 : 4
+      // The default maximum means "as long as the prefix allows" when the prefix cannot announce 64 KiB.
+      return Effect.succeed(Framing.length(
+        lengthBytes,
+        options.maxFrameBytes === Framing.defaultMaxFrameBytes ? { onOversized: options.frameErrors } : limits
+      ))
+    }
   }
 }
 

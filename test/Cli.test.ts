@@ -142,6 +142,8 @@ describe("Cli serve options", () => {
         yield* parse(["--framing", "length", "--length-bytes", "4", "--no-reply"])
       )
       assert.deepStrictEqual(length.framing, Framing.length(4))
+      const short = yield* Cli.toServeOptions(yield* parse(["--framing", "length", "--length-bytes", "2"]))
+      assert.deepStrictEqual(short.framing, Framing.length(2, { maxFrameBytes: 65535 }))
       assert.strictEqual(length.answer, "none")
       const bad = yield* Effect.flip(
         Cli.toServeOptions(yield* parse(["--framing", "delimiter", "--delimiter", "\\xZZ"]))
