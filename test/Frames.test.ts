@@ -1,27 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, FastCheck as fc, Scope, Stream } from "effect"
+import { Effect, Either, FastCheck as fc, Stream } from "effect"
 import Iconv from "iconv-lite"
-import { type Connection, Framing, Handler, TcpServer } from "../src/index.js"
-import { connect, makeLogCapture } from "./utils/Client.js"
+import { type Connection, Framing, TcpServer } from "../src/index.js"
+import { connect } from "./utils/Client.js"
+import { gbk, realPause, replyBytes, startServer } from "./utils/Server.js"
 
-const gbk = (text: string) => Iconv.encode(text, "gbk")
-const replyBytes = gbk(Handler.defaultReply)
 const bytes = (...parts: Array<string | Uint8Array>) =>
   Buffer.concat(parts.map((part) => typeof part === "string" ? Buffer.from(part, "latin1") : part))
-
-const startServer = <E = Connection.ConnectionFailure, R = never>(options: TcpServer.Options<E, R> = {}) =>
-  Effect.gen(function*() {
-    const logs = yield* makeLogCapture
-    const scope = yield* Scope.make()
-    const server = yield* TcpServer.make({ host: "127.0.0.1", port: 0, ...options }).pipe(
-      Effect.provide(logs.layer),
-      Scope.extend(scope)
-    )
-    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    return { server, port: server.address.port, logs }
-  })
-
-const realPause = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
 
 describe("line framing over sockets", () => {
   it.scoped("gives coalesced lines one reply each, ending as the client's lines end", () =>

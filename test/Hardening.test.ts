@@ -1,30 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
-import Iconv from "iconv-lite"
+import { Deferred, Effect, Fiber, Stream, TestClock } from "effect"
 import * as Fs from "node:fs"
 import { Connection, Handler, TcpServer } from "../src/index.js"
-import { connect, makeLogCapture } from "./utils/Client.js"
-
-const gbk = (text: string) => Iconv.encode(text, "gbk")
-const replyBytes = gbk(Handler.defaultReply)
-
-const startServer = <E = Connection.ConnectionError, R = never>(options: TcpServer.Options<E, R> = {}) =>
-  Effect.gen(function*() {
-    const logs = yield* makeLogCapture
-    const scope = yield* Scope.make()
-    const server = yield* TcpServer.make({ host: "127.0.0.1", port: 0, ...options }).pipe(
-      Effect.provide(logs.layer),
-      Scope.extend(scope)
-    )
-    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    return { server, port: server.address.port, logs, close: Scope.close(scope, Exit.void) }
-  })
+import { connect } from "./utils/Client.js"
+import { gbk, realPause, replyBytes, startServer } from "./utils/Server.js"
 
 const roundTrip = (client: Effect.Effect.Success<ReturnType<typeof connect>>, text = "在吗") =>
   Effect.zipRight(client.write(gbk(text)), client.read(replyBytes.length))
-
-/** Real time: only to let the kernel fill its buffers, never to wait for the server's own timers. */
-const realPause = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
 
 describe("limits and access", () => {
   it.scoped("refuses connections beyond max connections, after the busy text, and keeps serving", () =>

@@ -1,24 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
-import Iconv from "iconv-lite"
 import { Connection, Handler, TcpServer } from "../src/index.js"
-import { connect, makeLogCapture } from "./utils/Client.js"
-
-const gbk = (text: string) => Iconv.encode(text, "gbk")
-const replyBytes = gbk(Handler.defaultReply)
-
-/** Starts a server on 127.0.0.1, port 0, in its own scope, with its log lines captured. */
-const startServer = <E = Connection.ConnectionError, R = never>(options: TcpServer.Options<E, R> = {}) =>
-  Effect.gen(function*() {
-    const logs = yield* makeLogCapture
-    const scope = yield* Scope.make()
-    const server = yield* TcpServer.make({ host: "127.0.0.1", port: 0, ...options }).pipe(
-      Effect.provide(logs.layer),
-      Scope.extend(scope)
-    )
-    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    return { server, port: server.address.port, logs, close: Scope.close(scope, Exit.void) }
-  })
+import { connect } from "./utils/Client.js"
+import { gbk, replyBytes, startServer } from "./utils/Server.js"
 
 describe("TcpServer", () => {
   it.scoped("binds an ephemeral port and reports its address", () =>
