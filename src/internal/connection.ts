@@ -1,5 +1,6 @@
+import type * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -69,7 +70,7 @@ type Pull = Effect.Effect<Buffer, Option.Option<ConnectionError>>
  * input, an error, the idle timeout or a shutdown. Nothing is read from the kernel beyond the socket's
  * high-water mark until the next pull.
  */
-const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown) => {
+const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, clock: Clock.Clock) => {
   let wake: (() => void) | undefined
   const notify = () => {
     const resume = wake
@@ -84,21 +85,33 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown) 
   socket.on("error", notify)
   shutdown.readers.add(notify)
 
-  const waitForInput = Effect.async<void>((resume) => {
+  // The idle timeout is kept by one watchdog fiber per connection rather than a timer raced against every
+  // read: `waitingSince` is when the reader last started waiting for input (undefined while it is not).
+  let waitingSince: number | undefined
+  let idleExpired = false
+  const idleTimeout = settings.idleTimeout
+  const idleMillis = idleTimeout === undefined ? 0 : Duration.toMillis(idleTimeout)
+  const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+    const since = waitingSince
+    const remaining = since === undefined ? idleMillis : idleMillis - (clock.unsafeCurrentTimeMillis() - since)
+    if (since !== undefined && remaining <= 0) {
+      idleExpired = true
+      notify()
+      return Effect.void
+    }
+    return Effect.zipRight(Effect.sleep(Duration.millis(remaining)), watchdog)
+  })
+
+  const wait = Effect.async<void>((resume) => {
+    waitingSince = clock.unsafeCurrentTimeMillis()
     wake = () => resume(Effect.void)
     return Effect.sync(() => {
       wake = undefined
     })
   })
-  const idleTimeout = settings.idleTimeout
-  const wait: Effect.Effect<void, Option.Option<ConnectionError>> = idleTimeout === undefined
-    ? waitForInput
-    : Effect.timeoutFail(waitForInput, {
-      duration: idleTimeout,
-      onTimeout: () => Option.some(new ConnectionError({ reason: "IdleTimeout", cause: idleTimeout }))
-    })
 
   const pull: Pull = Effect.suspend(() => {
+    waitingSince = undefined
     if (shutdown.draining) return Effect.fail(Option.none())
     const chunk: Buffer | null = socket.read()
     if (chunk !== null) return Effect.succeed(chunk)
@@ -106,9 +119,14 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown) 
       return Effect.fail(Option.some(new ConnectionError({ reason: "Read", cause: socket.errored })))
     }
     if (socket.readableEnded || socket.destroyed) return Effect.fail(Option.none())
+    if (idleExpired) return Effect.fail(Option.some(new ConnectionError({ reason: "IdleTimeout", cause: idleTimeout })))
     return Effect.zipRight(wait, pull)
   })
-  return { pull, detach: () => shutdown.readers.delete(notify) }
+  return {
+    pull,
+    watchdog: idleTimeout === undefined ? undefined : watchdog,
+    detach: () => shutdown.readers.delete(notify)
+  }
 }
 
 const closedError = () => Object.assign(new Error("the connection is closed"), { code: "EPIPE" })
@@ -324,33 +342,38 @@ export const make = (
   shutdown: Shutdown
 ): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => {
-      const reader = makeReader(socket, settings, shutdown)
-      const write = makeWriter(socket, settings)
-      const { encoding, framing } = settings
-      let ending = settings.replyEnding ?? lf
-      const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
-      const frames = makeFrames(reader.pull, settings, label, (received) => {
-        if (settings.replyEnding === undefined) ending = received
+    Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        const reader = makeReader(socket, settings, shutdown, clock)
+        const write = makeWriter(socket, settings)
+        const { encoding, framing } = settings
+        let ending = settings.replyEnding ?? lf
+        const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
+        const frames = makeFrames(reader.pull, settings, label, (received) => {
+          if (settings.replyEnding === undefined) ending = received
+        })
+        const sendFrame = (bytes: Uint8Array) =>
+          Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+        const connection: Connection = {
+          id,
+          remoteAddress: peer.remoteAddress,
+          remotePort: peer.remotePort,
+          encoding,
+          chunks: Stream.repeatEffectOption(reader.pull),
+          frames,
+          input: Stream.map(frames, (frame) => frame.text),
+          send: (text) => sendFrame(Encoding.encode(text, encoding)),
+          sendFrame,
+          sendBytes: write
+        }
+        return { connection, reader }
       })
-      const sendFrame = (bytes: Uint8Array) =>
-        Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
-      const connection: Connection = {
-        id,
-        remoteAddress: peer.remoteAddress,
-        remotePort: peer.remotePort,
-        encoding,
-        chunks: Stream.repeatEffectOption(reader.pull),
-        frames,
-        input: Stream.map(frames, (frame) => frame.text),
-        send: (text) => sendFrame(Encoding.encode(text, encoding)),
-        sendFrame,
-        sendBytes: write
-      }
-      return { connection, reader }
-    }),
+    ),
     ({ reader }, exit) => {
       reader.detach()
       return close(socket, settings, shutdown, exit)
     }
-  ).pipe(Effect.map(({ connection }) => connection))
+  ).pipe(
+    Effect.tap(({ reader }) => reader.watchdog === undefined ? Effect.void : Effect.forkScoped(reader.watchdog)),
+    Effect.map(({ connection }) => connection)
+  )
