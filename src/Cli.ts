@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
+import * as BenchCli from "./BenchCli.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
 import * as TcpServer from "./TcpServer.js"
@@ -493,7 +494,7 @@ export const encodings = Command.make("encodings", {}, () => Console.log(Encodin
  */
 export const command = Command.make("effect-tcp-server").pipe(
   Command.withDescription("A multi-client TCP server that speaks GBK and any other iconv-lite encoding."),
-  Command.withSubcommands([serve, encodings])
+  Command.withSubcommands([serve, encodings, BenchCli.bench])
 )
 
 /**

@@ -6,6 +6,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type * as Framing from "./Framing.js"
 
@@ -109,6 +110,11 @@ export interface Connection {
    * with fatal decoding, are logged and counted, then skipped or fail the stream, as the framing's policy says.
    */
   readonly frames: Stream.Stream<Frame, ConnectionError | FrameError>
+  /**
+   * Pulls the next frame, `None` at the end of input: the same frames as `frames`, without a stream around
+   * them (cheaper per frame). Use one of `frames`, `receive`, `input` or `chunks`.
+   */
+  readonly receive: Effect.Effect<Option.Option<Frame>, ConnectionError | FrameError>
   /** The text of `frames`. */
   readonly input: Stream.Stream<string, ConnectionError | FrameError>
   /**

@@ -4,6 +4,9 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type ConnectionFailure, formatPeer, type Frame, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
@@ -71,24 +74,29 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
   const { answer = "reply", display = "text", reply = defaultReply } = typeof options === "string"
     ? { reply: options }
     : options
-  return (connection) => {
-    const peer = formatPeer(connection)
-    const replyBytes = Encoding.encode(reply, connection.encoding)
-    const respond = answer === "reply"
-      ? () => connection.sendFrame(replyBytes)
-      : answer === "echo"
-      ? (frame: Frame) => connection.sendFrame(frame.bytes)
-      : () => Effect.void
-    return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
-      Effect.zipRight(
-        Stream.runForEach(
-          connection.frames,
-          (frame) => Effect.zipRight(Effect.logInfo(`${formatFrame(frame, display)} ${peer}`), respond(frame))
-        )
-      ),
-      Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
-    )
-  }
+  return (connection) =>
+    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) => {
+      const peer = formatPeer(connection)
+      const replyBytes = Encoding.encode(reply, connection.encoding)
+      // With Info lines filtered out (serve --quiet), do not even format them: this runs for every message.
+      const logFrames = LogLevel.greaterThanEqual(LogLevel.Info, minimum)
+      const respond = answer === "reply"
+        ? () => connection.sendFrame(replyBytes)
+        : answer === "echo"
+        ? (frame: Frame) => connection.sendFrame(frame.bytes)
+        : () => Effect.void
+      const onFrame = logFrames
+        ? (frame: Frame) => Effect.zipRight(Effect.logInfo(`${formatFrame(frame, display)} ${peer}`), respond(frame))
+        : respond
+      const loop: Effect.Effect<void, ConnectionFailure> = Effect.flatMap(
+        connection.receive,
+        (frame) => Option.isNone(frame) ? Effect.void : Effect.zipRight(onFrame(frame.value), loop)
+      )
+      return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
+        Effect.zipRight(loop),
+        Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
+      )
+    })
 }
 
 /**

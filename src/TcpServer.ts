@@ -8,7 +8,6 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -279,7 +278,7 @@ export const make: <E = ConnectionFailure, R = never>(
 
   const runtime = yield* Effect.runtime<never>()
   const runFork = Runtime.runFork(runtime)
-  const shutdown = yield* InternalConnection.makeShutdown
+  const shutdown = InternalConnection.makeShutdown()
   let accepted = 0
   let refused = 0
   let open = () => 0
@@ -328,6 +327,9 @@ export const make: <E = ConnectionFailure, R = never>(
   })
   open = () => listener.open.size
   const fibers = yield* FiberSet.make<void, never>()
+  if (settings.idleTimeout !== undefined) {
+    yield* Effect.forkScoped(InternalConnection.idleSweeper(shutdown, Duration.toMillis(settings.idleTimeout)))
+  }
 
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
@@ -346,7 +348,7 @@ export const make: <E = ConnectionFailure, R = never>(
         Effect.flatMap(Fiber.join)
       )
       const remaining = yield* FiberSet.size(fibers)
-      yield* Deferred.succeed(shutdown.forced, undefined)
+      InternalConnection.forceClose(shutdown)
       yield* Effect.logInfo(
         finished
           ? `shutdown: ${connections} connections closed`

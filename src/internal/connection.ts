@@ -1,5 +1,4 @@
 import type * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,30 +11,60 @@ import { type Connection, ConnectionError, type Frame, FrameError } from "../Con
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
 
+/** @internal */
+export interface ReaderHandle {
+  /** Wakes the reader so it looks at its socket and the server's state again. */
+  readonly notify: () => void
+  /** When the reader started waiting for input, on the clock's time; undefined while it is not waiting. */
+  readonly waitingSince: () => number | undefined
+  /** Makes the reader fail with an idle timeout. */
+  readonly expire: () => void
+}
+
 /**
- * Server-wide shutdown state shared by every connection: once `draining`, readers report the end of input;
- * once `forced` is done, connections stop flushing and close at once.
+ * Server-wide state shared by every connection: the readers (for the idle sweeper and for draining), whether
+ * the server is draining (readers then report the end of input), and the connections flushing their output
+ * before they close (a forced shutdown destroys them).
  *
  * @internal
  */
 export interface Shutdown {
   draining: boolean
-  readonly readers: Set<() => void>
-  readonly forced: Deferred.Deferred<void>
+  readonly readers: Set<ReaderHandle>
+  readonly flushing: Set<() => void>
 }
 
 /** @internal */
-export const makeShutdown: Effect.Effect<Shutdown> = Effect.map(Deferred.make<void>(), (forced) => ({
-  draining: false,
-  readers: new Set(),
-  forced
-}))
+export const makeShutdown = (): Shutdown => ({ draining: false, readers: new Set(), flushing: new Set() })
 
 /** @internal */
 export const startDraining = (shutdown: Shutdown): void => {
   shutdown.draining = true
-  for (const wake of [...shutdown.readers]) wake()
+  for (const reader of [...shutdown.readers]) reader.notify()
 }
+
+/** Ends the flushing of every connection at once: their sockets are destroyed. @internal */
+export const forceClose = (shutdown: Shutdown): void => {
+  for (const done of [...shutdown.flushing]) done()
+}
+
+/**
+ * Closes the connections whose reader has waited for input for `idleMillis` or more: one fiber for the whole
+ * server, waking every `tickMillis`, rather than a timer per read.
+ *
+ * @internal
+ */
+export const idleSweeper = (shutdown: Shutdown, idleMillis: number): Effect.Effect<never> =>
+  Effect.clockWith((clock) => {
+    const tick = Duration.millis(Math.min(1000, Math.max(10, Math.floor(idleMillis / 10))))
+    return Effect.sync(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const reader of shutdown.readers) {
+        const since = reader.waitingSince()
+        if (since !== undefined && now - since >= idleMillis) reader.expire()
+      }
+    }).pipe(Effect.zipRight(Effect.sleep(tick)), Effect.forever)
+  })
 
 /** @internal */
 export interface Counters {
@@ -83,24 +112,17 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
   socket.on("end", notify)
   socket.on("close", notify)
   socket.on("error", notify)
-  shutdown.readers.add(notify)
-
-  // The idle timeout is kept by one watchdog fiber per connection rather than a timer raced against every
-  // read: `waitingSince` is when the reader last started waiting for input (undefined while it is not).
   let waitingSince: number | undefined
   let idleExpired = false
-  const idleTimeout = settings.idleTimeout
-  const idleMillis = idleTimeout === undefined ? 0 : Duration.toMillis(idleTimeout)
-  const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-    const since = waitingSince
-    const remaining = since === undefined ? idleMillis : idleMillis - (clock.unsafeCurrentTimeMillis() - since)
-    if (since !== undefined && remaining <= 0) {
+  const handle: ReaderHandle = {
+    notify,
+    waitingSince: () => waitingSince,
+    expire: () => {
       idleExpired = true
       notify()
-      return Effect.void
     }
-    return Effect.zipRight(Effect.sleep(Duration.millis(remaining)), watchdog)
-  })
+  }
+  shutdown.readers.add(handle)
 
   const wait = Effect.async<void>((resume) => {
     waitingSince = clock.unsafeCurrentTimeMillis()
@@ -119,14 +141,12 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
       return Effect.fail(Option.some(new ConnectionError({ reason: "Read", cause: socket.errored })))
     }
     if (socket.readableEnded || socket.destroyed) return Effect.fail(Option.none())
-    if (idleExpired) return Effect.fail(Option.some(new ConnectionError({ reason: "IdleTimeout", cause: idleTimeout })))
+    if (idleExpired) {
+      return Effect.fail(Option.some(new ConnectionError({ reason: "IdleTimeout", cause: settings.idleTimeout })))
+    }
     return Effect.zipRight(wait, pull)
   })
-  return {
-    pull,
-    watchdog: idleTimeout === undefined ? undefined : watchdog,
-    detach: () => shutdown.readers.delete(notify)
-  }
+  return { pull, detach: () => shutdown.readers.delete(handle) }
 }
 
 const closedError = () => Object.assign(new Error("the connection is closed"), { code: "EPIPE" })
@@ -178,13 +198,13 @@ const noEnding = new Uint8Array(0)
  * frame decoder delimits them, each decoded on its own. Frame errors are logged and counted, then skipped or
  * turned into a failure, as `settings.frameErrors` says.
  */
-const makeFrames = (
+const makeNextFrame = (
   pull: Pull,
   settings: Settings,
   label: string,
   lastEnding: (ending: Uint8Array) => void
-): Stream.Stream<Frame, ConnectionError | FrameError> =>
-  Stream.suspend(() => {
+): Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> => {
+  {
     const { counters, encoding, framing } = settings
     const frameError = (reason: FrameError["reason"], length: number, complete: boolean) => {
       const error = new FrameError({
@@ -225,7 +245,7 @@ const makeFrames = (
           }
         })
       )
-      return Stream.repeatEffectOption(next)
+      return next
     }
 
     const decoder = Framing.makeDecoder(framing)
@@ -277,8 +297,9 @@ const makeFrames = (
         }
       }))
     })
-    return Stream.repeatEffectOption(next)
-  })
+    return next
+  }
+}
 
 /** @internal */
 export interface Peer {
@@ -294,7 +315,7 @@ export const peerOf = (socket: Net.Socket): Peer => ({
 
 /**
  * Closes the socket when the handler is done. After a handler that succeeded, pending output is flushed and
- * the connection ended with a FIN (bounded by the write timeout and by a forced shutdown); after a failure or
+ * the connection ended with a FIN (bounded by the write timeout and by {@link forceClose}); after a failure or
  * an interruption the socket is destroyed at once.
  */
 const close = (
@@ -306,27 +327,32 @@ const close = (
   if (socket.destroyed) return Effect.void
   if (Exit.isFailure(exit)) return Effect.sync(() => socket.destroy())
   if (shutdown.draining && settings.goodbye !== undefined) socket.write(settings.goodbye)
+  // All output handed to the kernel and all input read: closing the descriptor sends what is left, then FIN.
+  if (socket.writableLength === 0 && socket.readableEnded) return Effect.sync(() => socket.destroy())
   socket.end()
-  if (socket.writableFinished) return Effect.sync(() => socket.destroy())
-  const finished = Effect.async<void>((resume) => {
-    const done = () => resume(Effect.void)
-    socket.once("finish", done)
-    socket.once("close", done)
-    socket.once("error", done)
-    return Effect.sync(() => {
+  return Effect.async<void>((resume) => {
+    const done = () => {
+      cleanup()
+      socket.destroy()
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, Duration.toMillis(settings.writeTimeout))
+    const cleanup = () => {
+      clearTimeout(timer)
       socket.off("finish", done)
       socket.off("close", done)
       socket.off("error", done)
+      shutdown.flushing.delete(done)
+    }
+    socket.once("finish", done)
+    socket.once("close", done)
+    socket.once("error", done)
+    shutdown.flushing.add(done)
+    return Effect.sync(() => {
+      cleanup()
+      socket.destroy()
     })
   })
-  // Finalizers run uninterruptibly: the race must be interruptible, or its loser could never be stopped.
-  return finished.pipe(
-    Effect.timeout(settings.writeTimeout),
-    Effect.raceFirst(Deferred.await(shutdown.forced)),
-    Effect.interruptible,
-    Effect.ignore,
-    Effect.ensuring(Effect.sync(() => socket.destroy()))
-  )
 }
 
 /**
@@ -349,9 +375,10 @@ export const make = (
         const { encoding, framing } = settings
         let ending = settings.replyEnding ?? lf
         const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
-        const frames = makeFrames(reader.pull, settings, label, (received) => {
+        const nextFrame = makeNextFrame(reader.pull, settings, label, (received) => {
           if (settings.replyEnding === undefined) ending = received
         })
+        const frames = Stream.repeatEffectOption(nextFrame)
         const sendFrame = (bytes: Uint8Array) =>
           Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
         const connection: Connection = {
@@ -361,6 +388,10 @@ export const make = (
           encoding,
           chunks: Stream.repeatEffectOption(reader.pull),
           frames,
+          receive: Effect.catchAll(
+            Effect.map(nextFrame, Option.some),
+            (error) => Option.isSome(error) ? Effect.fail(error.value) : Effect.succeedNone
+          ),
           input: Stream.map(frames, (frame) => frame.text),
           send: (text) => sendFrame(Encoding.encode(text, encoding)),
           sendFrame,
@@ -373,7 +404,4 @@ export const make = (
       reader.detach()
       return close(socket, settings, shutdown, exit)
     }
-  ).pipe(
-    Effect.tap(({ reader }) => reader.watchdog === undefined ? Effect.void : Effect.forkScoped(reader.watchdog)),
-    Effect.map(({ connection }) => connection)
-  )
+  ).pipe(Effect.map(({ connection }) => connection))
