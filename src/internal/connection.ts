@@ -95,7 +95,7 @@ export interface Settings {
 type Pull = Effect.Effect<Buffer, Option.Option<ConnectionError>>
 
 /**
- * Pulls the next chunk of a paused socket: reads what is buffered, otherwise waits for data, the end of
+ * Pulls the next chunk of a socket: what arrived since the last pull, otherwise waits for data, the end of
  * input, an error, the idle timeout or a shutdown. Nothing is read from the kernel beyond the socket's
  * high-water mark until the next pull.
  */
@@ -108,7 +108,22 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
       resume()
     }
   }
-  socket.on("readable", notify)
+  // Flowing mode, with the chunks kept here until pulled: a chunk that arrives while the reader waits is
+  // handed over at once; past the high-water mark the socket is paused, so the kernel's TCP window makes the
+  // client wait (this costs less per message than paused mode's 'readable' and read()).
+  const chunks: Array<Buffer> = []
+  let queued = 0
+  let paused = false
+  const highWaterMark = socket.readableHighWaterMark
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk)
+    queued += chunk.length
+    if (queued >= highWaterMark && !paused) {
+      paused = true
+      socket.pause()
+    }
+    notify()
+  })
   socket.on("end", notify)
   socket.on("close", notify)
   socket.on("error", notify)
@@ -135,8 +150,16 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
   const pull: Pull = Effect.suspend(() => {
     waitingSince = undefined
     if (shutdown.draining) return Effect.fail(Option.none())
-    const chunk: Buffer | null = socket.read()
-    if (chunk !== null) return Effect.succeed(chunk)
+    if (chunks.length > 0) {
+      const chunk = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, queued)
+      chunks.length = 0
+      queued = 0
+      if (paused) {
+        paused = false
+        socket.resume()
+      }
+      if (chunk !== undefined) return Effect.succeed(chunk)
+    }
     if (socket.errored !== null) {
       return Effect.fail(Option.some(new ConnectionError({ reason: "Read", cause: socket.errored })))
     }
