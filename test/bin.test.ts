@@ -7,6 +7,7 @@ import * as Path from "node:path"
 import type { Readable } from "node:stream"
 import { Handler } from "../src/index.js"
 import { connect } from "./utils/Client.js"
+import { realPause } from "./utils/Server.js"
 
 const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
 const gbk = (text: string) => Iconv.encode(text, "gbk")
@@ -118,6 +119,40 @@ describe("effect-tcp-server (built CLI)", () => {
       const lines = child.stdout().split("\n")
       assert.include(lines, "shutting down: closing 3 connections")
       assert.include(lines, "shutdown: 3 connections closed")
+    }))
+
+  it.scoped("a second SIGINT exits at once while a connection is still flushing", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--quiet",
+        "--framing",
+        "line",
+        "--shutdown-grace",
+        "30",
+        "--reply",
+        "回".repeat(5000)
+      ])
+      const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      // A client that sends lines and reads nothing: the 10 KB replies fill every buffer, and the handler
+      // waits to write (for up to the 30 s write timeout), past the first SIGINT.
+      const client = yield* connect(Number(port))
+      client.socket.pause()
+      const lines = Buffer.from("x\n".repeat(5_000))
+      client.socket.write(lines)
+      yield* realPause(500)
+      child.process.kill("SIGINT")
+      yield* realPause(300)
+      assert.strictEqual(child.process.exitCode, null, "the first SIGINT waits for the grace period")
+      const signalled = Date.now()
+      child.process.kill("SIGINT")
+      const exit = yield* child.exited
+      assert.isBelow(Date.now() - signalled, 1000)
+      assert.deepStrictEqual(exit, { code: null, signal: "SIGINT" })
     }))
 
   it.scoped("exits 0 on SIGTERM", () =>

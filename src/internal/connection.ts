@@ -224,6 +224,7 @@ const noEnding = new Uint8Array(0)
 const makeNextFrame = (
   pull: Pull,
   settings: Settings,
+  shutdown: Shutdown,
   label: string,
   lastEnding: (ending: Uint8Array) => void
 ): Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> => {
@@ -276,6 +277,8 @@ const makeNextFrame = (
     let index = 0
     let ended = false
     const next: Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> = Effect.suspend(() => {
+      // On shutdown, frames already read but not yet handled are dropped along with the unread input.
+      if (shutdown.draining) return Effect.fail(Option.none())
       while (index < events.length) {
         const event = events[index++]
         if (event === undefined) break
@@ -398,7 +401,7 @@ export const make = (
         const { encoding, framing } = settings
         let ending = settings.replyEnding ?? lf
         const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
-        const nextFrame = makeNextFrame(reader.pull, settings, label, (received) => {
+        const nextFrame = makeNextFrame(reader.pull, settings, shutdown, label, (received) => {
           if (settings.replyEnding === undefined) ending = received
         })
         const frames = Stream.repeatEffectOption(nextFrame)
