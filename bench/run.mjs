@@ -217,7 +217,7 @@ let trialCount = 0
 
 const serverCommand = (kind, log) =>
   kind === "ours"
-    ? ["node", options.ours, "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
+    ? ["node", options.ours, "serve", "--host", "127.0.0.1", "--port", "0", "--backlog", "511", ...(log ? [] : ["--quiet"])]
     : ["node", "bench/plain-server.mjs", "--port", "0", ...(log ? ["--log"] : [])]
 
 const startServer = async (kind, log) => {
