@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
 import Iconv from "iconv-lite"
 import { Encoding } from "../src/index.js"
+import { splitAt } from "./utils/Bytes.js"
 
 // ASCII, the tutorial's own text and some traditional and Japanese characters: each encoding is tested with
 // those it can represent.
@@ -11,18 +12,6 @@ const textIn = (encoding: string) => {
   return fc.array(fc.constantFrom(...alphabet), { maxLength: 60 }).map((chars) => chars.join(""))
 }
 const cuts = fc.array(fc.nat(), { maxLength: 10 })
-
-const splitAt = (bytes: Buffer, points: ReadonlyArray<number>): Array<Buffer> => {
-  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b)
-  const parts: Array<Buffer> = []
-  let start = 0
-  for (const point of sorted) {
-    parts.push(bytes.subarray(start, point))
-    start = point
-  }
-  parts.push(bytes.subarray(start))
-  return parts
-}
 
 describe("Encoding", () => {
   for (const encoding of ["gbk", "gb18030", "big5", "shift_jis", "utf8"]) {

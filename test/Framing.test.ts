@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc } from "effect"
 import Iconv from "iconv-lite"
 import * as Framing from "../src/Framing.js"
+import { splitAt } from "./utils/Bytes.js"
 
 const LF = Buffer.from("\n")
 const CRLF = Buffer.from("\r\n")
@@ -66,17 +67,6 @@ const run = (framing: Framing.Framing, parts: ReadonlyArray<Uint8Array>): Run =>
   return { events, shown: events.map(show) }
 }
 
-const splitAt = (bytes: Uint8Array, points: ReadonlyArray<number>): Array<Uint8Array> => {
-  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b)
-  const parts: Array<Uint8Array> = []
-  let start = 0
-  for (const point of sorted) {
-    parts.push(bytes.subarray(start, point))
-    start = point
-  }
-  parts.push(bytes.subarray(start))
-  return parts
-}
 const bytewise = (bytes: Uint8Array): Array<Uint8Array> => Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))
 
 /** Every split of `input` in up to three parts (two when long), and in 1-byte chunks, gives `events`. */
