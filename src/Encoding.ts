@@ -79,7 +79,18 @@ export const decoder = (encoding: string): Decoder => {
  */
 export const decode = (bytes: Uint8Array, encoding: string): string => Iconv.decode(bytes, encoding)
 
-const replacementCache = new Map<string, Buffer>()
+// Per encoding: the bytes of U+FFFD, or null when the encoding cannot represent it.
+const replacementCache = new Map<string, Buffer | null>()
+
+const replacementBytes = (encoding: string): Buffer | null => {
+  let replacement = replacementCache.get(encoding)
+  if (replacement === undefined) {
+    const encoded = Iconv.encode("\uFFFD", encoding)
+    replacement = Iconv.decode(encoded, encoding) === "\uFFFD" ? encoded : null
+    replacementCache.set(encoding, replacement)
+  }
+  return replacement
+}
 
 /**
  * Whether `text`, decoded from `bytes`, has U+FFFD that stands for invalid bytes rather than for an encoded
@@ -90,13 +101,8 @@ const replacementCache = new Map<string, Buffer>()
  */
 export const hasInvalidBytes = (text: string, bytes: Uint8Array, encoding: string): boolean => {
   if (!text.includes("\uFFFD")) return false
-  let replacement = replacementCache.get(encoding)
-  if (replacement === undefined) {
-    replacement = Iconv.encode("\uFFFD", encoding)
-    replacementCache.set(encoding, replacement)
-  }
-  const encodesReplacement = Iconv.decode(replacement, encoding) === "\uFFFD"
-  return !encodesReplacement || !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(replacement)
+  const replacement = replacementBytes(encoding)
+  return replacement === null || !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(replacement)
 }
 
 const notTextEncodings = new Set(["base64", "hex", "binary"])
