@@ -10,11 +10,12 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
 import { ConnectionError, type ConnectionFailure, type Handler } from "./Connection.js"
@@ -360,37 +361,41 @@ export const make: <E = ConnectionFailure, R = never>(
   )
 
   let lastId = 0
-  const serve = (socket: Net.Socket) => {
+  const report = (id: number, peer: InternalConnection.Peer, exit: Exit.Exit<void, E | ConnectionFailure>) => {
+    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
+    const what = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort} failed`
+    // A defect is a bug in a handler: log it with its stack. A typed failure is the client's doing.
+    return Cause.isDie(exit.cause)
+      ? Effect.logError(what, exit.cause)
+      : Effect.logWarning(`${what}: ${formatFailure(exit.cause)}`)
+  }
+  // Runs in the connection's fiber, which starts uninterruptible and with the connection's scope as its
+  // `Scope`: only the handler is interruptible, and the scope is closed (the socket with it) however it ends.
+  const serve = (socket: Net.Socket, scope: Scope.CloseableScope) => {
     const id = ++lastId
     accepted++
     const peer = InternalConnection.peerOf(socket)
-    const handle = InternalConnection.make(socket, id, peer, settings, shutdown).pipe(
-      Effect.flatMap(handler),
-      Effect.scoped
-    )
-    return (maxAge === undefined ? handle : Effect.timeoutFail(handle, {
-      duration: maxAge,
-      onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
-    })).pipe(
-      Effect.catchAllCause((cause) => {
-        if (Cause.isInterruptedOnly(cause)) return Effect.void
-        const what = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort} failed`
-        // A defect is a bug in a handler: log it with its stack. A typed failure is the client's doing.
-        return Cause.isDie(cause)
-          ? Effect.logError(what, cause)
-          : Effect.logWarning(`${what}: ${formatFailure(cause)}`)
+    const handle = Effect.flatMap(InternalConnection.make(socket, id, peer, settings, shutdown), handler)
+    return Effect.interruptible(
+      maxAge === undefined ? handle : Effect.timeoutFail(handle, {
+        duration: maxAge,
+        onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
       })
+    ).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
     )
   }
 
   yield* listener.accepted.pipe(
     Stream.runForEach((socket) =>
-      // Forking and tracking happen together, so no connection fiber escapes the set; the fiber itself is
-      // interruptible, so closing the set ends it.
-      Effect.forkDaemon(Effect.interruptible(serve(socket))).pipe(
-        Effect.flatMap((fiber) => FiberSet.add(fibers, fiber)),
-        Effect.uninterruptible
-      )
+      // Forking and tracking happen together, so no connection fiber escapes the set. The connection's scope
+      // is made here and given to the fiber with its context at the fork, which costs the fiber nothing.
+      Effect.flatMap(Scope.make(), (scope) =>
+        Effect.forkDaemon(serve(socket, scope)).pipe(
+          Effect.provideService(Scope.Scope, scope),
+          Effect.flatMap((fiber) => FiberSet.add(fibers, fiber))
+        )).pipe(Effect.uninterruptible)
     ),
     Effect.forkScoped
   )

@@ -11,14 +11,19 @@ import { type Connection, ConnectionError, type Frame, FrameError } from "../Con
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
 
-/** @internal */
+/**
+ * What the idle sweeper and a shutdown need of a connection's reader. Plain fields rather than closures: one
+ * of these exists per open connection.
+ *
+ * @internal
+ */
 export interface ReaderHandle {
+  /** When the reader started waiting for input, on the clock's time; undefined while it is not waiting. */
+  since: number | undefined
+  /** Set by the idle sweeper: the reader then fails with an idle timeout. */
+  expired: boolean
   /** Wakes the reader so it looks at its socket and the server's state again. */
   readonly notify: () => void
-  /** When the reader started waiting for input, on the clock's time; undefined while it is not waiting. */
-  readonly waitingSince: () => number | undefined
-  /** Makes the reader fail with an idle timeout. */
-  readonly expire: () => void
 }
 
 /**
@@ -60,8 +65,10 @@ export const idleSweeper = (shutdown: Shutdown, idleMillis: number): Effect.Effe
     return Effect.sync(() => {
       const now = clock.unsafeCurrentTimeMillis()
       for (const reader of shutdown.readers) {
-        const since = reader.waitingSince()
-        if (since !== undefined && now - since >= idleMillis) reader.expire()
+        if (reader.since !== undefined && now - reader.since >= idleMillis) {
+          reader.expired = true
+          reader.notify()
+        }
       }
     }).pipe(Effect.zipRight(Effect.sleep(tick)), Effect.forever)
   })
@@ -92,23 +99,35 @@ export interface Settings {
   readonly goodbye: Uint8Array | undefined
 }
 
-type Pull = Effect.Effect<Buffer, Option.Option<ConnectionError>>
+/** What a reader has right now: a chunk, a failure, the end of input, or nothing yet. */
+type Polled = Buffer | ConnectionError | "end" | "wait"
 
 /**
- * Pulls the next chunk of a socket: what arrived since the last pull, otherwise waits for data, the end of
- * input, an error, the idle timeout or a shutdown. Nothing is read from the kernel beyond the socket's
- * high-water mark until the next pull.
+ * The input side of a socket. `poll` takes what arrived since the last call, or says why there is nothing;
+ * `wait` completes when there may be something new. Nothing is read from the kernel beyond the socket's
+ * high-water mark until the next poll.
  */
-const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, clock: Clock.Clock) => {
-  let wake: (() => void) | undefined
-  const notify = () => {
-    const resume = wake
-    if (resume !== undefined) {
-      wake = undefined
-      resume()
+interface Reader {
+  readonly poll: () => Polled
+  readonly wait: Effect.Effect<void>
+  readonly detach: () => void
+}
+
+const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, clock: Clock.Clock): Reader => {
+  let wake: ((effect: Effect.Effect<void>) => void) | undefined
+  const handle: ReaderHandle = {
+    since: undefined,
+    expired: false,
+    notify: () => {
+      const resume = wake
+      if (resume !== undefined) {
+        wake = undefined
+        resume(Effect.void)
+      }
     }
   }
-  // Flowing mode, with the chunks kept here until pulled: a chunk that arrives while the reader waits is
+  const notify = handle.notify
+  // Flowing mode, with the chunks kept here until polled: a chunk that arrives while the reader waits is
   // handed over at once; past the high-water mark the socket is paused, so the kernel's TCP window makes the
   // client wait (this costs less per message than paused mode's 'readable' and read()).
   const chunks: Array<Buffer> = []
@@ -127,59 +146,44 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
   socket.on("end", notify)
   socket.on("close", notify)
   socket.on("error", notify)
-  let waitingSince: number | undefined
-  let idleExpired = false
-  const handle: ReaderHandle = {
-    notify,
-    waitingSince: () => waitingSince,
-    expire: () => {
-      idleExpired = true
-      notify()
-    }
-  }
   shutdown.readers.add(handle)
 
-  const wait = Effect.async<void>((resume) => {
-    waitingSince = clock.unsafeCurrentTimeMillis()
-    wake = () => resume(Effect.void)
-    return Effect.sync(() => {
-      wake = undefined
-    })
-  })
-
-  const pull: Pull = Effect.suspend(() => {
-    waitingSince = undefined
-    if (shutdown.draining) return Effect.fail(Option.none())
-    if (chunks.length > 0) {
-      const chunk = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, queued)
-      chunks.length = 0
-      queued = 0
-      if (paused) {
-        paused = false
-        socket.resume()
+  return {
+    poll: () => {
+      handle.since = undefined
+      if (shutdown.draining) return "end"
+      if (chunks.length > 0) {
+        const chunk = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, queued)
+        chunks.length = 0
+        queued = 0
+        if (paused) {
+          paused = false
+          socket.resume()
+        }
+        if (chunk !== undefined) return chunk
       }
-      if (chunk !== undefined) return Effect.succeed(chunk)
+      if (socket.errored !== null) return new ConnectionError({ reason: "Read", cause: socket.errored })
+      if (socket.readableEnded || socket.destroyed) return "end"
+      if (handle.expired) return new ConnectionError({ reason: "IdleTimeout", cause: settings.idleTimeout })
+      return "wait"
+    },
+    // No canceler: after an interruption the fiber ignores a late resume, and `notify` drops it.
+    wait: Effect.async<void>((resume) => {
+      handle.since = clock.unsafeCurrentTimeMillis()
+      wake = resume
+    }),
+    detach: () => {
+      wake = undefined
+      shutdown.readers.delete(handle)
     }
-    if (socket.errored !== null) {
-      return Effect.fail(Option.some(new ConnectionError({ reason: "Read", cause: socket.errored })))
-    }
-    if (socket.readableEnded || socket.destroyed) return Effect.fail(Option.none())
-    if (idleExpired) {
-      return Effect.fail(Option.some(new ConnectionError({ reason: "IdleTimeout", cause: settings.idleTimeout })))
-    }
-    return Effect.zipRight(wait, pull)
-  })
-  return { pull, detach: () => shutdown.readers.delete(handle) }
+  }
 }
 
 const closedError = () => Object.assign(new Error("the connection is closed"), { code: "EPIPE" })
 
-/**
- * Writes into the socket's buffer; waits only while the buffer is over its high-water mark.
- */
-const makeWriter = (socket: Net.Socket, settings: Settings) => {
-  const writeTimeout = settings.writeTimeout
-  const drained = Effect.async<void, ConnectionError>((resume) => {
+/** Completes when the socket's outgoing buffer has drained, fails if it closes first or after the write timeout. */
+const makeDrained = (socket: Net.Socket, settings: Settings): Effect.Effect<void, ConnectionError> =>
+  Effect.async<void, ConnectionError>((resume) => {
     const done = () => {
       cleanup()
       resume(
@@ -200,85 +204,94 @@ const makeWriter = (socket: Net.Socket, settings: Settings) => {
     socket.on("error", done)
     return Effect.sync(cleanup)
   }).pipe(Effect.timeoutFail({
-    duration: writeTimeout,
-    onTimeout: () => new ConnectionError({ reason: "WriteTimeout", cause: writeTimeout })
+    duration: settings.writeTimeout,
+    onTimeout: () => new ConnectionError({ reason: "WriteTimeout", cause: settings.writeTimeout })
   }))
+
+/**
+ * Writes into the socket's buffer; waits only while the buffer is over its high-water mark.
+ */
+const makeWriter = (socket: Net.Socket, settings: Settings) => {
+  // Built on the first write that has to wait: most connections never need it.
+  let drained: Effect.Effect<void, ConnectionError> | undefined
   return (bytes: Uint8Array): Effect.Effect<void, ConnectionError> =>
     Effect.suspend(() => {
       if (socket.errored !== null) return Effect.fail(new ConnectionError({ reason: "Write", cause: socket.errored }))
       if (socket.destroyed || !socket.writable) {
         return Effect.fail(new ConnectionError({ reason: "Write", cause: closedError() }))
       }
-      return socket.write(bytes) ? Effect.void : drained
+      return socket.write(bytes) ? Effect.void : (drained ??= makeDrained(socket, settings))
     })
 }
 
 const lf = new Uint8Array([0x0a])
 const noEnding = new Uint8Array(0)
 
+type Receive = Effect.Effect<Option.Option<Frame>, ConnectionError | FrameError>
+
 /**
- * The frames of `pull`: in chunk framing one per read, decoded with a streaming decoder; otherwise as the
- * frame decoder delimits them, each decoded on its own. Frame errors are logged and counted, then skipped or
- * turned into a failure, as `settings.frameErrors` says.
+ * The next frame of the reader, `None` at the end of input: in chunk framing one per read, decoded with a
+ * streaming decoder; otherwise as the frame decoder delimits them, each decoded on its own. Frame errors are
+ * logged and counted, then skipped or turned into a failure, as `settings.frameErrors` says. What is already
+ * read is handled without suspending the fiber.
  */
-const makeNextFrame = (
-  pull: Pull,
+const makeReceive = (
+  reader: Reader,
   settings: Settings,
   shutdown: Shutdown,
   label: string,
   lastEnding: (ending: Uint8Array) => void
-): Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> => {
-  {
-    const { counters, encoding, framing } = settings
-    const frameError = (reason: FrameError["reason"], length: number, complete: boolean) => {
-      const error = new FrameError({
-        reason,
-        length,
-        complete,
-        encoding,
-        maxFrameBytes: framing._tag === "Chunk" ? 0 : framing.maxFrameBytes
-      })
-      return settings.frameErrors === "close"
-        ? Effect.fail(Option.some(error))
-        : Effect.logWarning(`${label}: ${error.message}: skipped`)
-    }
+): Receive => {
+  const { counters, encoding, framing } = settings
+  const frameError = (reason: FrameError["reason"], length: number, complete: boolean) => {
+    const error = new FrameError({
+      reason,
+      length,
+      complete,
+      encoding,
+      maxFrameBytes: framing._tag === "Chunk" ? 0 : framing.maxFrameBytes
+    })
+    return settings.frameErrors === "close"
+      ? Effect.fail(error)
+      : Effect.logWarning(`${label}: ${error.message}: skipped`)
+  }
+  const frame = (bytes: Uint8Array, text: string, ending: Uint8Array) => Effect.succeed(Option.some({ bytes, text, ending }))
 
-    if (framing._tag === "Chunk") {
-      const decoder = Encoding.decoder(encoding)
-      let flushed = false
-      const next: Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> = pull.pipe(
-        Effect.matchEffect({
-          onFailure: (error) => {
-            if (Option.isSome(error) || flushed) return Effect.fail(error)
-            flushed = true
-            const rest = decoder.end()
-            return rest.length > 0
-              ? Effect.succeed({ bytes: noEnding, text: rest, ending: noEnding })
-              : Effect.fail(error)
-          },
-          onSuccess: (bytes): Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> => {
-            const text = decoder.write(bytes)
-            if (text.length === 0) return next
-            if (Encoding.hasInvalidBytes(text, bytes, encoding)) {
-              counters.decodeErrors++
-              if (settings.decodeErrors === "fatal") {
-                return Effect.zipRight(frameError("Undecodable", bytes.length, true), next)
-              }
-            }
-            return Effect.succeed({ bytes, text, ending: noEnding })
-          }
-        })
-      )
-      return next
-    }
+  if (framing._tag === "Chunk") {
+    const decoder = Encoding.decoder(encoding)
+    let flushed = false
+    const receive: Receive = Effect.suspend(() => {
+      for (;;) {
+        const polled = reader.poll()
+        if (polled === "wait") return waitThenReceive
+        if (polled === "end") {
+          if (flushed) return Effect.succeedNone
+          flushed = true
+          const rest = decoder.end()
+          return rest.length > 0 ? frame(noEnding, rest, noEnding) : Effect.succeedNone
+        }
+        if (polled instanceof ConnectionError) return Effect.fail(polled)
+        const text = decoder.write(polled)
+        if (text.length === 0) continue
+        if (Encoding.hasInvalidBytes(text, polled, encoding)) {
+          counters.decodeErrors++
+          if (settings.decodeErrors === "fatal") return Effect.zipRight(frameError("Undecodable", polled.length, true), receive)
+        }
+        return frame(polled, text, noEnding)
+      }
+    })
+    const waitThenReceive = Effect.zipRight(reader.wait, receive)
+    return receive
+  }
 
-    const decoder = Framing.makeDecoder(framing)
-    let events: ReadonlyArray<Framing.FrameEvent> = []
-    let index = 0
-    let ended = false
-    const next: Effect.Effect<Frame, Option.Option<ConnectionError | FrameError>> = Effect.suspend(() => {
+  const decoder = Framing.makeDecoder(framing)
+  let events: ReadonlyArray<Framing.FrameEvent> = []
+  let index = 0
+  let ended = false
+  const receive: Receive = Effect.suspend(() => {
+    for (;;) {
       // On shutdown, frames already read but not yet handled are dropped along with the unread input.
-      if (shutdown.draining) return Effect.fail(Option.none())
+      if (shutdown.draining) return Effect.succeedNone
       while (index < events.length) {
         const event = events[index++]
         if (event === undefined) break
@@ -288,43 +301,54 @@ const makeNextFrame = (
             if (Encoding.hasInvalidBytes(text, event.bytes, encoding)) {
               counters.decodeErrors++
               if (settings.decodeErrors === "fatal") {
-                return Effect.zipRight(frameError("Undecodable", event.bytes.length, true), next)
+                return Effect.zipRight(frameError("Undecodable", event.bytes.length, true), receive)
               }
             }
             if (event.ending.length > 0) lastEnding(event.ending)
-            return Effect.succeed({ bytes: event.bytes, text, ending: event.ending })
+            return frame(event.bytes, text, event.ending)
           }
           case "Oversized": {
             counters.oversized++
-            return Effect.zipRight(frameError("TooLong", event.length, event.complete), next)
+            return Effect.zipRight(frameError("TooLong", event.length, event.complete), receive)
           }
           case "Incomplete":
             return Effect.zipRight(
-              Effect.logWarning(
-                `${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
-              ),
-              next
+              Effect.logWarning(`${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`),
+              receive
             )
         }
       }
-      if (ended) return Effect.fail(Option.none())
-      return pull.pipe(Effect.matchEffect({
-        onFailure: (error) => {
-          if (Option.isSome(error)) return Effect.fail(error)
-          ended = true
-          events = decoder.end()
-          index = 0
-          return next
-        },
-        onSuccess: (chunk) => {
-          events = decoder.push(chunk)
-          index = 0
-          return next
-        }
-      }))
-    })
-    return next
-  }
+      if (ended) return Effect.succeedNone
+      const polled = reader.poll()
+      if (polled === "wait") return waitThenReceive
+      if (polled instanceof ConnectionError) return Effect.fail(polled)
+      index = 0
+      if (polled === "end") {
+        ended = true
+        events = decoder.end()
+      } else {
+        events = decoder.push(polled)
+      }
+    }
+  })
+  const waitThenReceive = Effect.zipRight(reader.wait, receive)
+  return receive
+}
+
+/** The chunks of a reader as a stream's pull: the end of input fails with `None`. */
+const makePull = (reader: Reader): Effect.Effect<Buffer, Option.Option<ConnectionError>> => {
+  const pull: Effect.Effect<Buffer, Option.Option<ConnectionError>> = Effect.suspend(() => {
+    const polled = reader.poll()
+    return polled === "wait"
+      ? waitThenPull
+      : polled === "end"
+      ? Effect.fail(Option.none())
+      : polled instanceof ConnectionError
+      ? Effect.fail(Option.some(polled))
+      : Effect.succeed(polled)
+  })
+  const waitThenPull = Effect.zipRight(reader.wait, pull)
+  return pull
 }
 
 /** @internal */
@@ -382,7 +406,8 @@ const close = (
 }
 
 /**
- * Wraps an accepted socket as a {@link Connection}; the socket is closed when the scope closes.
+ * Wraps an accepted socket as a {@link Connection}; the socket is closed when the scope closes. The streams
+ * of the connection are built when first used: most handlers use one of them, or none.
  *
  * @internal
  */
@@ -400,25 +425,42 @@ export const make = (
         const write = makeWriter(socket, settings)
         const { encoding, framing } = settings
         let ending = settings.replyEnding ?? lf
-        const label = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`
-        const nextFrame = makeNextFrame(reader.pull, settings, shutdown, label, (received) => {
-          if (settings.replyEnding === undefined) ending = received
-        })
-        const frames = Stream.repeatEffectOption(nextFrame)
-        const sendFrame = (bytes: Uint8Array) =>
-          Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+        const receive = makeReceive(
+          reader,
+          settings,
+          shutdown,
+          `connection ${id} from ${peer.remoteAddress}:${peer.remotePort}`,
+          (received) => {
+            if (settings.replyEnding === undefined) ending = received
+          }
+        )
+        const sendFrame = framing._tag === "Chunk"
+          ? write
+          : (bytes: Uint8Array) =>
+            Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+        let chunks: Connection["chunks"] | undefined
+        let frames: Connection["frames"] | undefined
+        let input: Connection["input"] | undefined
         const connection: Connection = {
           id,
           remoteAddress: peer.remoteAddress,
           remotePort: peer.remotePort,
           encoding,
-          chunks: Stream.repeatEffectOption(reader.pull),
-          frames,
-          receive: Effect.catchAll(
-            Effect.map(nextFrame, Option.some),
-            (error) => Option.isSome(error) ? Effect.fail(error.value) : Effect.succeedNone
-          ),
-          input: Stream.map(frames, (frame) => frame.text),
+          get chunks() {
+            return chunks ??= Stream.repeatEffectOption(makePull(reader))
+          },
+          get frames() {
+            return frames ??= Stream.repeatEffectOption(
+              Effect.flatMap(
+                Effect.mapError(receive, Option.some),
+                (frame) => Option.isSome(frame) ? Effect.succeed(frame.value) : Effect.fail(Option.none())
+              )
+            )
+          },
+          get input() {
+            return input ??= Stream.map(this.frames, (frame) => frame.text)
+          },
+          receive,
           send: (text) => sendFrame(Encoding.encode(text, encoding)),
           sendFrame,
           sendBytes: write
