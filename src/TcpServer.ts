@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -369,19 +370,24 @@ export const make: <E = ConnectionFailure, R = never>(
       ? Effect.logError(what, exit.cause)
       : Effect.logWarning(`${what}: ${formatFailure(exit.cause)}`)
   }
-  // Runs in the connection's fiber, which starts uninterruptible and with the connection's scope as its
-  // `Scope`: only the handler is interruptible, and the scope is closed (the socket with it) however it ends.
+  // Runs in the connection's fiber, which starts uninterruptible: only the handler is interruptible, and the
+  // scope is closed (the socket with it) however the handler ends.
   const serve = (socket: Net.Socket, scope: Scope.CloseableScope) => {
     const id = ++lastId
     accepted++
     const peer = InternalConnection.peerOf(socket)
-    const handle = Effect.flatMap(InternalConnection.make(socket, id, peer, settings, shutdown), handler)
-    return Effect.interruptible(
-      maxAge === undefined ? handle : Effect.timeoutFail(handle, {
-        duration: maxAge,
-        onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
-      })
-    ).pipe(
+    // The connection's scope becomes the fiber's `Scope` for the rest of its life: a plain update of its
+    // context, cheaper than Effect.provideService's bracket (this fiber ends with the connection).
+    return FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)).pipe(
+      Effect.zipRight(InternalConnection.make(socket, id, peer, settings, shutdown, scope)),
+      Effect.flatMap((connection) =>
+        Effect.interruptible(
+          maxAge === undefined ? handler(connection) : Effect.timeoutFail(handler(connection), {
+            duration: maxAge,
+            onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
+          })
+        )
+      ),
       Effect.exit,
       Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
     )
@@ -389,11 +395,10 @@ export const make: <E = ConnectionFailure, R = never>(
 
   yield* listener.accepted.pipe(
     Stream.runForEach((socket) =>
-      // Forking and tracking happen together, so no connection fiber escapes the set. The connection's scope
-      // is made here and given to the fiber with its context at the fork, which costs the fiber nothing.
+      // Forking and tracking happen together, so no connection fiber escapes the set. The fiber starts
+      // uninterruptible: only its handler can be interrupted, after the socket is in the connection's scope.
       Effect.flatMap(Scope.make(), (scope) =>
         Effect.forkDaemon(serve(socket, scope)).pipe(
-          Effect.provideService(Scope.Scope, scope),
           Effect.flatMap((fiber) => FiberSet.add(fibers, fiber))
         )).pipe(Effect.uninterruptible)
     ),

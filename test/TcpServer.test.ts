@@ -121,6 +121,26 @@ describe("TcpServer", () => {
       }
     }))
 
+  it.scoped("a handler's Scope is its connection's: its finalizers run when that client leaves", () =>
+    Effect.gen(function*() {
+      const released = yield* Deferred.make<number>()
+      const handler: Connection.Handler = (connection) =>
+        Effect.addFinalizer(() => Deferred.succeed(released, connection.remotePort)).pipe(
+          Effect.zipRight(Stream.runForEach(connection.chunks, connection.sendBytes))
+        )
+      const { port } = yield* startServer({ handler })
+      const staying = yield* connect(port)
+      const leaving = yield* connect(port)
+      yield* leaving.write(gbk("再见"))
+      yield* leaving.read(gbk("再见").length)
+      yield* leaving.end
+      yield* leaving.closed
+      // The server is still running and the other client still connected: only the leaving one's scope closed.
+      assert.strictEqual(yield* Deferred.await(released), leaving.localPort)
+      yield* staying.write(gbk("在"))
+      assert.deepStrictEqual(yield* staying.read(gbk("在").length), gbk("在"))
+    }))
+
   it.scoped("closing the server closes every client socket", () =>
     Effect.gen(function*() {
       const { close, port, server } = yield* startServer()

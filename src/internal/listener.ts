@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import * as Chunk from "effect/Chunk"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
@@ -50,11 +51,11 @@ export const descriptorBudget = (reserve = 32): number | undefined => {
 /** @internal */
 export interface Listener {
   readonly address: Address
-  /** Every accepted socket, in order. Sockets accepted before the stream is run wait in a queue. */
+  /** Every accepted socket, in order. Sockets accepted before the stream is run wait until it is. */
   readonly accepted: Stream.Stream<Net.Socket>
   /** Sockets accepted and not yet closed. */
   readonly open: ReadonlySet<Net.Socket>
-  /** Stops accepting and destroys the sockets still waiting in the queue. Idempotent. */
+  /** Stops accepting, destroys the sockets the stream has not taken yet and ends the stream. Idempotent. */
   readonly stopAccepting: Effect.Effect<void>
 }
 
@@ -85,7 +86,18 @@ const listenError = (options: ListenOptions, cause: unknown): TcpServerError => 
  */
 export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<Net.Socket>()
+    // The sockets accepted and not yet taken by the stream, and the stream's pull waiting for one. A plain
+    // array and callback rather than a Queue: a Queue's take allocates a Deferred when it has to wait, which
+    // costs more than the rest of the hand-over.
+    const waiting: Array<Net.Socket> = []
+    let wake: ((effect: Effect.Effect<void>) => void) | undefined
+    const notify = () => {
+      const resume = wake
+      if (resume !== undefined) {
+        wake = undefined
+        resume(Effect.void)
+      }
+    }
     const open = new Set<Net.Socket>()
     let accepting = true
     const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
@@ -111,7 +123,8 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
       }
       open.add(socket)
       socket.once("close", () => open.delete(socket))
-      if (!Queue.unsafeOffer(queue, socket)) socket.destroy()
+      waiting.push(socket)
+      notify()
     })
 
     yield* Effect.acquireRelease(
@@ -137,18 +150,29 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
         })
     )
 
-    const stopAccepting = Effect.gen(function*() {
+    const stopAccepting = Effect.sync(() => {
       if (!accepting) return
       accepting = false
       server.close()
-      const waiting = yield* Queue.takeAll(queue)
-      for (const socket of waiting) socket.destroy()
-      yield* Queue.shutdown(queue)
+      for (const socket of waiting.splice(0)) socket.destroy()
+      notify()
     })
+
+    // Everything accepted since the last pull, as one chunk; the end of the stream once accepting has stopped.
+    const pull: Effect.Effect<Chunk.Chunk<Net.Socket>, Option.Option<never>> = Effect.suspend(() =>
+      waiting.length > 0
+        ? Effect.succeed(Chunk.unsafeFromArray(waiting.splice(0)))
+        : accepting
+        ? waitThenPull
+        : Effect.fail(Option.none())
+    )
+    const waitThenPull = Effect.zipRight(Effect.async<void>((resume) => {
+      wake = resume
+    }), pull)
 
     return {
       address: toAddress(server, options.host),
-      accepted: Stream.fromQueue(queue),
+      accepted: Stream.repeatEffectChunkOption(pull),
       open,
       stopAccepting
     }
