@@ -255,7 +255,8 @@ const makeReceive = (
       ? Effect.fail(error)
       : Effect.logWarning(`${label}: ${error.message}: skipped`)
   }
-  const frame = (bytes: Uint8Array, text: string, ending: Uint8Array) => Effect.succeed(Option.some({ bytes, text, ending }))
+  const frame = (bytes: Uint8Array, text: string, ending: Uint8Array) =>
+    Effect.succeed(Option.some({ bytes, text, ending }))
 
   if (framing._tag === "Chunk") {
     const decoder = Encoding.decoder(encoding)
@@ -275,7 +276,9 @@ const makeReceive = (
         if (text.length === 0) continue
         if (Encoding.hasInvalidBytes(text, polled, encoding)) {
           counters.decodeErrors++
-          if (settings.decodeErrors === "fatal") return Effect.zipRight(frameError("Undecodable", polled.length, true), receive)
+          if (settings.decodeErrors === "fatal") {
+            return Effect.zipRight(frameError("Undecodable", polled.length, true), receive)
+          }
         }
         return frame(polled, text, noEnding)
       }
@@ -313,7 +316,9 @@ const makeReceive = (
           }
           case "Incomplete":
             return Effect.zipRight(
-              Effect.logWarning(`${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`),
+              Effect.logWarning(
+                `${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
+              ),
               receive
             )
         }

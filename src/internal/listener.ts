@@ -1,5 +1,5 @@
-import * as Effect from "effect/Effect"
 import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -166,9 +166,12 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
         ? waitThenPull
         : Effect.fail(Option.none())
     )
-    const waitThenPull = Effect.zipRight(Effect.async<void>((resume) => {
-      wake = resume
-    }), pull)
+    const waitThenPull = Effect.zipRight(
+      Effect.async<void>((resume) => {
+        wake = resume
+      }),
+      pull
+    )
 
     return {
       address: toAddress(server, options.host),
