@@ -379,6 +379,7 @@ export const make: <E = ConnectionFailure, R = never>(
     // The connection's scope becomes the fiber's `Scope` for the rest of its life: a plain update of its
     // context, cheaper than Effect.provideService's bracket (this fiber ends with the connection).
     return FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)).pipe(
+      Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, InternalConnection.scheduler)),
       Effect.zipRight(InternalConnection.make(socket, id, peer, settings, shutdown, scope)),
       Effect.flatMap((connection) =>
         Effect.interruptible(

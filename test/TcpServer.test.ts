@@ -124,7 +124,7 @@ describe("TcpServer", () => {
   it.scoped("a handler's Scope is its connection's: its finalizers run when that client leaves", () =>
     Effect.gen(function*() {
       const released = yield* Deferred.make<number>()
-      const handler: Connection.Handler = (connection) =>
+      const handler: Connection.Handler<Connection.ConnectionFailure, Scope.Scope> = (connection) =>
         Effect.addFinalizer(() => Deferred.succeed(released, connection.remotePort)).pipe(
           Effect.zipRight(Stream.runForEach(connection.chunks, connection.sendBytes))
         )
