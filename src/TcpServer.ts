@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
 import { ConnectionError, type ConnectionFailure, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
@@ -278,7 +279,11 @@ export const make: <E = ConnectionFailure, R = never>(
   }
   const busy = options.busyText === undefined ? undefined : Encoding.encode(options.busyText, encoding)
 
-  const runtime = yield* Effect.runtime<never>()
+  // What the server runs in the background (the accept loop, the connections, their log lines) is detached
+  // from the span `make` runs in: the tracer logger records every log line as an event of the current span,
+  // and that span would keep them all for as long as the server runs.
+  const detached = Context.omit(Tracer.ParentSpan)
+  const runtime = Runtime.updateContext(yield* Effect.runtime<never>(), detached)
   const runFork = Runtime.runFork(runtime)
   const shutdown = InternalConnection.makeShutdown()
   let accepted = 0
@@ -394,15 +399,17 @@ export const make: <E = ConnectionFailure, R = never>(
     )
   }
 
-  yield* listener.accepted.pipe(
-    Stream.runForEach((socket) =>
-      // Forking and tracking happen together, so no connection fiber escapes the set. The fiber starts
-      // uninterruptible: only its handler can be interrupted, after the socket is in the connection's scope.
-      Effect.flatMap(Scope.make(), (scope) =>
-        Effect.forkDaemon(serve(socket, scope)).pipe(
-          Effect.flatMap((fiber) => FiberSet.add(fibers, fiber))
-        )).pipe(Effect.uninterruptible)
-    ),
+  yield* FiberRef.update(FiberRef.currentContext, detached).pipe(
+    Effect.zipRight(listener.accepted.pipe(
+      Stream.runForEach((socket) =>
+        // Forking and tracking happen together, so no connection fiber escapes the set. The fiber starts
+        // uninterruptible: only its handler can be interrupted, after the socket is in the connection's scope.
+        Effect.flatMap(Scope.make(), (scope) =>
+          Effect.forkDaemon(serve(socket, scope)).pipe(
+            Effect.flatMap((fiber) => FiberSet.add(fibers, fiber))
+          )).pipe(Effect.uninterruptible)
+      )
+    )),
     Effect.forkScoped
   )
 

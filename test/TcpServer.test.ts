@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
 import { Connection, Handler, TcpServer } from "../src/index.js"
 import { connect } from "./utils/Client.js"
 import { gbk, replyBytes, startServer } from "./utils/Server.js"
@@ -139,6 +139,32 @@ describe("TcpServer", () => {
       assert.strictEqual(yield* Deferred.await(released), leaving.localPort)
       yield* staying.write(gbk("在"))
       assert.deepStrictEqual(yield* staying.read(gbk("在").length), gbk("在"))
+    }))
+
+  it.scoped("keeps connection log lines out of the span the server was started in", () =>
+    Effect.gen(function*() {
+      // A tracer that records the events of every span: Effect's tracer logger adds each log line as an
+      // event of the current span, and a span that lives as long as the server would keep them all.
+      const events: Array<string> = []
+      const base = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          const event = span.event.bind(span)
+          span.event = (name, startTime, attributes) => {
+            events.push(name)
+            event(name, startTime, attributes)
+          }
+          return span
+        },
+        context: base.context
+      })
+      const { logs, port } = yield* startServer().pipe(Effect.withSpan("app"), Effect.withTracer(tracer))
+      const client = yield* connect(port)
+      yield* client.write(gbk("问题"))
+      yield* client.read(replyBytes.length)
+      yield* logs.waitFor((line) => line.startsWith("问题 "))
+      assert.deepStrictEqual(events.filter((event) => event.includes("127.0.0.1")), [])
     }))
 
   it.scoped("closing the server closes every client socket", () =>
