@@ -74,10 +74,20 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
   const { answer = "reply", display = "text", reply = defaultReply } = typeof options === "string"
     ? { reply: options }
     : options
+  // The reply encoded once per encoding, not once per connection.
+  const encoded = new Map<string, Uint8Array>()
+  const replyIn = (encoding: string) => {
+    let bytes = encoded.get(encoding)
+    if (bytes === undefined) {
+      bytes = Encoding.encode(reply, encoding)
+      encoded.set(encoding, bytes)
+    }
+    return bytes
+  }
   return (connection) =>
     Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) => {
       const peer = formatPeer(connection)
-      const replyBytes = Encoding.encode(reply, connection.encoding)
+      const replyBytes = replyIn(connection.encoding)
       // With Info lines filtered out (serve --quiet), do not even format them: this runs for every message.
       const logFrames = LogLevel.greaterThanEqual(LogLevel.Info, minimum)
       const respond = answer === "reply"

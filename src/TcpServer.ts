@@ -384,7 +384,6 @@ export const make: <E = ConnectionFailure, R = never>(
     // The connection's scope becomes the fiber's `Scope` for the rest of its life: a plain update of its
     // context, cheaper than Effect.provideService's bracket (this fiber ends with the connection).
     return FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)).pipe(
-      Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, InternalConnection.scheduler)),
       Effect.zipRight(InternalConnection.make(socket, id, peer, settings, shutdown, scope)),
       Effect.flatMap((connection) =>
         Effect.interruptible(
@@ -399,7 +398,9 @@ export const make: <E = ConnectionFailure, R = never>(
     )
   }
 
+  // The accept loop's fiber passes its context and scheduler on to every connection fiber it forks.
   yield* FiberRef.update(FiberRef.currentContext, detached).pipe(
+    Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, InternalConnection.scheduler)),
     Effect.zipRight(listener.accepted.pipe(
       Stream.runForEach((socket) =>
         // Forking and tracking happen together, so no connection fiber escapes the set. The fiber starts
