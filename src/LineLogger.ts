@@ -25,7 +25,9 @@ export interface Output {
 
 const render = (message: unknown): string =>
   Array.isArray(message)
-    ? message.map((part) => typeof part === "string" ? part : Inspectable.toStringUnknown(part)).join(" ")
+    ? message.length === 1 && typeof message[0] === "string"
+      ? message[0]
+      : message.map((part) => typeof part === "string" ? part : Inspectable.toStringUnknown(part)).join(" ")
     : typeof message === "string"
     ? message
     : Inspectable.toStringUnknown(message)
@@ -79,8 +81,8 @@ export const batched = (
 
 /**
  * Replaces the default logger with one writing to the process's standard output and error, batched per
- * event-loop turn. What is pending is written when the layer is released and, synchronously, when the
- * process exits, so no line is lost.
+ * event-loop turn, and removes Effect's tracer logger (which records every line in the current span). What is
+ * pending is written when the layer is released and, synchronously, when the process exits, so no line is lost.
  *
  * @since 0.1.0
  * @category layers
@@ -104,5 +106,10 @@ export const layer: Layer.Layer<never> = Layer.unwrapScoped(Effect.gen(function*
         err.flush()
       })
   )
-  return Logger.replace(Logger.defaultLogger, make({ out: out.push, err: err.push }))
+  // Effect's tracer logger is dropped too: it copies every log line into the current span, and the CLI exports
+  // no spans.
+  return Layer.merge(
+    Logger.replace(Logger.defaultLogger, make({ out: out.push, err: err.push })),
+    Logger.remove(Logger.tracerLogger)
+  )
 }))
