@@ -115,6 +115,14 @@ export interface Connection {
    * them (cheaper per frame). Use one of `frames`, `receive`, `input` or `chunks`.
    */
   readonly receive: Effect.Effect<Option.Option<Frame>, ConnectionError | FrameError>
+  /**
+   * Runs `f` for each frame, in order, until the end of input; fails with the first failure of `f` or of the
+   * input. What `Stream.runForEach(frames, f)` does, without a stream around it: the cheapest way to handle
+   * every message. Use one of `frames`, `receive`, `forEachFrame`, `input` or `chunks`.
+   */
+  readonly forEachFrame: <E, R>(
+    f: (frame: Frame) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, E | ConnectionError | FrameError, R>
   /** The text of `frames`. */
   readonly input: Stream.Stream<string, ConnectionError | FrameError>
   /**

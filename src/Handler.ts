@@ -6,7 +6,6 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type ConnectionFailure, formatPeer, type Frame, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
@@ -98,12 +97,8 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
       const onFrame = logFrames
         ? (frame: Frame) => Effect.zipRight(Effect.logInfo(`${formatFrame(frame, display)} ${peer}`), respond(frame))
         : respond
-      const loop: Effect.Effect<void, ConnectionFailure> = Effect.flatMap(
-        connection.receive,
-        (frame) => Option.isNone(frame) ? Effect.void : Effect.zipRight(onFrame(frame.value), loop)
-      )
       return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
-        Effect.zipRight(loop),
+        Effect.zipRight(connection.forEachFrame(onFrame)),
         Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
       )
     })

@@ -20,6 +20,36 @@ describe("line framing over sockets", () => {
       for (const text of ["第一", "第二", "第三"]) assert.include(logs.lines, `${text} ${peer}`)
     }))
 
+  it.scoped("receive and forEachFrame give the same frames, split or coalesced, and the end of input", () =>
+    Effect.gen(function*() {
+      // Each handler numbers the lines it gets, then says goodbye once the client has ended its side.
+      const viaReceive: Connection.Handler = (connection) => {
+        const loop = (n: number): Effect.Effect<void, Connection.ConnectionFailure> =>
+          Effect.flatMap(connection.receive, (frame) =>
+            frame._tag === "None"
+              ? connection.send("bye")
+              : Effect.zipRight(connection.send(`#${n} ${frame.value.text}`), loop(n + 1)))
+        return loop(1)
+      }
+      const viaForEach: Connection.Handler = (connection) => {
+        let n = 0
+        return Effect.zipRight(
+          connection.forEachFrame((frame) => connection.send(`#${++n} ${frame.text}`)),
+          connection.send("bye")
+        )
+      }
+      for (const handler of [viaReceive, viaForEach]) {
+        const { port } = yield* startServer({ framing: Framing.line(), handler })
+        const client = yield* connect(port)
+        yield* client.write(bytes(gbk("甲"), "\n", gbk("乙").subarray(0, 1)))
+        yield* realPause(20)
+        yield* client.write(bytes(gbk("乙").subarray(1), "\n", gbk("丙"), "\n"))
+        yield* client.end
+        const expected = bytes(gbk("#1 甲"), "\n", gbk("#2 乙"), "\n", gbk("#3 丙"), "\n", "bye\n")
+        assert.deepStrictEqual(yield* client.closed, expected)
+      }
+    }))
+
   it.scoped("reports an over-long line with its length and serves the next one (skip)", () =>
     Effect.gen(function*() {
       const { logs, port, server } = yield* startServer({ framing: Framing.line({ maxFrameBytes: 10 }) })

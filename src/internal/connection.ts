@@ -254,18 +254,23 @@ const noEnding = new Uint8Array(0)
 type Receive = Effect.Effect<Option.Option<Frame>, ConnectionError | FrameError>
 
 /**
- * The next frame of the reader, `None` at the end of input: in chunk framing one per read, decoded with a
- * streaming decoder; otherwise as the frame decoder delimits them, each decoded on its own. Frame errors are
- * logged and counted, then skipped or turned into a failure, as `settings.frameErrors` says. What is already
- * read is handled without suspending the fiber.
+ * What the next frame is, found without running an effect: a frame; an effect to run before looking again (a
+ * warning for a skipped frame) or that fails (a read or frame error); nothing yet; or the end of input.
  */
-const makeReceive = (
+type Taken = Frame | Effect.Effect<void, ConnectionError | FrameError> | "wait" | "end"
+
+/**
+ * The frames of a reader: in chunk framing one per read, decoded with a streaming decoder; otherwise as the
+ * frame decoder delimits them, each decoded on its own. Frame errors are logged and counted, then skipped or
+ * turned into a failure, as `settings.frameErrors` says.
+ */
+const makeTake = (
   reader: Reader,
   settings: Settings,
   shutdown: Shutdown,
   label: string,
   lastEnding: (ending: Uint8Array) => void
-): Receive => {
+): () => Taken => {
   const { counters, encoding, framing } = settings
   const frameError = (reason: FrameError["reason"], length: number, complete: boolean) => {
     const error = new FrameError({
@@ -279,46 +284,40 @@ const makeReceive = (
       ? Effect.fail(error)
       : Effect.logWarning(`${label}: ${error.message}: skipped`)
   }
-  const frame = (bytes: Uint8Array, text: string, ending: Uint8Array) =>
-    Effect.succeed(Option.some({ bytes, text, ending }))
 
   if (framing._tag === "Chunk") {
     const decoder = Encoding.decoder(encoding)
     let flushed = false
-    const receive: Receive = Effect.suspend(() => {
+    return () => {
       for (;;) {
         const polled = reader.poll()
-        if (polled === "wait") return waitThenReceive
+        if (polled === "wait") return "wait"
         if (polled === "end") {
-          if (flushed) return Effect.succeedNone
+          if (flushed) return "end"
           flushed = true
           const rest = decoder.end()
-          return rest.length > 0 ? frame(noEnding, rest, noEnding) : Effect.succeedNone
+          return rest.length > 0 ? { bytes: noEnding, text: rest, ending: noEnding } : "end"
         }
         if (polled instanceof ConnectionError) return Effect.fail(polled)
         const text = decoder.write(polled)
         if (text.length === 0) continue
         if (Encoding.hasInvalidBytes(text, polled, encoding)) {
           counters.decodeErrors++
-          if (settings.decodeErrors === "fatal") {
-            return Effect.zipRight(frameError("Undecodable", polled.length, true), receive)
-          }
+          if (settings.decodeErrors === "fatal") return frameError("Undecodable", polled.length, true)
         }
-        return frame(polled, text, noEnding)
+        return { bytes: polled, text, ending: noEnding }
       }
-    })
-    const waitThenReceive = Effect.zipRight(reader.wait, receive)
-    return receive
+    }
   }
 
   const decoder = Framing.makeDecoder(framing)
   let events: ReadonlyArray<Framing.FrameEvent> = []
   let index = 0
   let ended = false
-  const receive: Receive = Effect.suspend(() => {
+  return () => {
     for (;;) {
       // On shutdown, frames already read but not yet handled are dropped along with the unread input.
-      if (shutdown.draining) return Effect.succeedNone
+      if (shutdown.draining) return "end"
       while (index < events.length) {
         const event = events[index++]
         if (event === undefined) break
@@ -327,29 +326,24 @@ const makeReceive = (
             const text = Encoding.decode(event.bytes, encoding)
             if (Encoding.hasInvalidBytes(text, event.bytes, encoding)) {
               counters.decodeErrors++
-              if (settings.decodeErrors === "fatal") {
-                return Effect.zipRight(frameError("Undecodable", event.bytes.length, true), receive)
-              }
+              if (settings.decodeErrors === "fatal") return frameError("Undecodable", event.bytes.length, true)
             }
             if (event.ending.length > 0) lastEnding(event.ending)
-            return frame(event.bytes, text, event.ending)
+            return { bytes: event.bytes, text, ending: event.ending }
           }
           case "Oversized": {
             counters.oversized++
-            return Effect.zipRight(frameError("TooLong", event.length, event.complete), receive)
+            return frameError("TooLong", event.length, event.complete)
           }
           case "Incomplete":
-            return Effect.zipRight(
-              Effect.logWarning(
-                `${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
-              ),
-              receive
+            return Effect.logWarning(
+              `${label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
             )
         }
       }
-      if (ended) return Effect.succeedNone
+      if (ended) return "end"
       const polled = reader.poll()
-      if (polled === "wait") return waitThenReceive
+      if (polled === "wait") return "wait"
       if (polled instanceof ConnectionError) return Effect.fail(polled)
       index = 0
       if (polled === "end") {
@@ -359,9 +353,42 @@ const makeReceive = (
         events = decoder.push(polled)
       }
     }
+  }
+}
+
+/** The next frame, `None` at the end of input; frames already read are handled without suspending the fiber. */
+const makeReceive = (take: () => Taken, wait: Effect.Effect<void>): Receive => {
+  const receive: Receive = Effect.suspend(() => {
+    const taken = take()
+    return taken === "wait"
+      ? waitThenReceive
+      : taken === "end"
+      ? Effect.succeedNone
+      : Effect.isEffect(taken)
+      ? Effect.zipRight(taken, receive)
+      : Effect.succeed(Option.some(taken))
   })
-  const waitThenReceive = Effect.zipRight(reader.wait, receive)
+  const waitThenReceive = Effect.zipRight(wait, receive)
   return receive
+}
+
+/** Runs `f` for every frame until the end of input: the receive loop with one step less per frame. */
+const makeForEachFrame = (take: () => Taken, wait: Effect.Effect<void>): Connection["forEachFrame"] =>
+<E, R>(
+  f: (frame: Frame) => Effect.Effect<void, E, R>
+) => {
+  const step: Effect.Effect<void, E | ConnectionError | FrameError, R> = Effect.suspend(() => {
+    const taken = take()
+    return taken === "wait"
+      ? waitThenStep
+      : taken === "end"
+      ? Effect.void
+      : Effect.isEffect(taken)
+      ? Effect.zipRight(taken, step)
+      : Effect.zipRight(f(taken), step)
+  })
+  const waitThenStep = Effect.zipRight(wait, step)
+  return step
 }
 
 /** The chunks of a reader as a stream's pull: the end of input fails with `None`. */
@@ -454,7 +481,7 @@ export const make = (
     const write = makeWriter(socket, settings)
     const { encoding, framing } = settings
     let ending = settings.replyEnding ?? lf
-    const receive = makeReceive(
+    const take = makeTake(
       reader,
       settings,
       shutdown,
@@ -463,6 +490,7 @@ export const make = (
         if (settings.replyEnding === undefined) ending = received
       }
     )
+    const receive = makeReceive(take, reader.wait)
     const sendFrame = framing._tag === "Chunk"
       ? write
       : (bytes: Uint8Array) =>
@@ -490,6 +518,7 @@ export const make = (
         return input ??= Stream.map(this.frames, (frame) => frame.text)
       },
       receive,
+      forEachFrame: makeForEachFrame(take, reader.wait),
       send: (text) => sendFrame(Encoding.encode(text, encoding)),
       sendFrame,
       sendBytes: write
