@@ -89,8 +89,10 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
       const replyBytes = replyIn(connection.encoding)
       // With Info lines filtered out (serve --quiet), do not even format them: this runs for every message.
       const logFrames = LogLevel.greaterThanEqual(LogLevel.Info, minimum)
+      // An effect describes the write and can run any number of times: the reply's is built once.
+      const sendReply = connection.sendFrame(replyBytes)
       const respond = answer === "reply"
-        ? () => connection.sendFrame(replyBytes)
+        ? () => sendReply
         : answer === "echo"
         ? (frame: Frame) => connection.sendFrame(frame.bytes)
         : () => Effect.void

@@ -384,10 +384,11 @@ const makeForEachFrame = (take: () => Taken, wait: Effect.Effect<void>): Connect
       : taken === "end"
       ? Effect.void
       : Effect.isEffect(taken)
-      ? Effect.zipRight(taken, step)
-      : Effect.zipRight(f(taken), step)
+      ? Effect.flatMap(taken, next)
+      : Effect.flatMap(f(taken), next)
   })
-  const waitThenStep = Effect.zipRight(wait, step)
+  const next = () => step
+  const waitThenStep = Effect.flatMap(wait, next)
   return step
 }
 
@@ -491,10 +492,13 @@ export const make = (
       }
     )
     const receive = makeReceive(take, reader.wait)
+    // Framed when run, not when called: the line ending is the one the client used last at that moment.
     const sendFrame = framing._tag === "Chunk"
       ? write
       : (bytes: Uint8Array) =>
-        Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+        Effect.suspend((): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> =>
+          Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+        )
     let chunks: Connection["chunks"] | undefined
     let frames: Connection["frames"] | undefined
     let input: Connection["input"] | undefined
