@@ -11,6 +11,7 @@ import type * as Net from "node:net"
 import { type Connection, ConnectionError, type Frame, FrameError } from "../Connection.js"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
+import * as WakeUp from "./wakeUp.js"
 
 /**
  * What the idle sweeper and a shutdown need of a connection's reader. Plain fields rather than closures: one
@@ -136,18 +137,10 @@ interface Reader {
 }
 
 const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, clock: Clock.Clock): Reader => {
-  let wake: ((effect: Effect.Effect<void>) => void) | undefined
-  const handle: ReaderHandle = {
-    since: undefined,
-    expired: false,
-    notify: () => {
-      const resume = wake
-      if (resume !== undefined) {
-        wake = undefined
-        resume(Effect.void)
-      }
-    }
-  }
+  const wakeUp = WakeUp.make(() => {
+    handle.since = clock.unsafeCurrentTimeMillis()
+  })
+  const handle: ReaderHandle = { since: undefined, expired: false, notify: wakeUp.notify }
   const notify = handle.notify
   // Flowing mode, with the chunks kept here until polled: a chunk that arrives while the reader waits is
   // handed over at once; past the high-water mark the socket is paused, so the kernel's TCP window makes the
@@ -191,13 +184,9 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
       if (handle.expired) return new ConnectionError({ reason: "IdleTimeout", cause: settings.idleTimeout })
       return "wait"
     },
-    // No canceler: after an interruption the fiber ignores a late resume, and `notify` drops it.
-    wait: Effect.async<void>((resume) => {
-      handle.since = clock.unsafeCurrentTimeMillis()
-      wake = resume
-    }),
+    wait: wakeUp.wait,
     detach: () => {
-      wake = undefined
+      wakeUp.clear()
       shutdown.readers.delete(handle)
     }
   }

@@ -6,6 +6,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { type Address, TcpServerError } from "../TcpServer.js"
+import * as WakeUp from "./wakeUp.js"
 
 /** @internal */
 export interface ListenOptions {
@@ -86,18 +87,11 @@ const listenError = (options: ListenOptions, cause: unknown): TcpServerError => 
  */
 export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    // The sockets accepted and not yet taken by the stream, and the stream's pull waiting for one. A plain
-    // array and callback rather than a Queue: a Queue's take allocates a Deferred when it has to wait, which
-    // costs more than the rest of the hand-over.
+    // The sockets accepted and not yet taken by the stream, and the stream's pull waiting for one: a plain
+    // array and a wake-up rather than a Queue, whose take allocates a Deferred when it has to wait.
     const waiting: Array<Net.Socket> = []
-    let wake: ((effect: Effect.Effect<void>) => void) | undefined
-    const notify = () => {
-      const resume = wake
-      if (resume !== undefined) {
-        wake = undefined
-        resume(Effect.void)
-      }
-    }
+    const wakeUp = WakeUp.make()
+    const notify = wakeUp.notify
     const open = new Set<Net.Socket>()
     let accepting = true
     const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
@@ -166,12 +160,7 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
         ? waitThenPull
         : Effect.fail(Option.none())
     )
-    const waitThenPull = Effect.zipRight(
-      Effect.async<void>((resume) => {
-        wake = resume
-      }),
-      pull
-    )
+    const waitThenPull = Effect.zipRight(wakeUp.wait, pull)
 
     return {
       address: toAddress(server, options.host),
