@@ -345,41 +345,43 @@ const makeTake = (
   }
 }
 
-/** The next frame, `None` at the end of input; frames already read are handled without suspending the fiber. */
-const makeReceive = (take: () => Taken, wait: Effect.Effect<void>): Receive => {
-  const receive: Receive = Effect.suspend(() => {
-    const taken = take()
-    return taken === "wait"
-      ? waitThenReceive
-      : taken === "end"
-      ? Effect.succeedNone
-      : Effect.isEffect(taken)
-      ? Effect.zipRight(taken, receive)
-      : Effect.succeed(Option.some(taken))
-  })
-  const waitThenReceive = Effect.zipRight(wait, receive)
-  return receive
-}
-
-/** Runs `f` for every frame until the end of input: the receive loop with one step less per frame. */
-const makeForEachFrame = (take: () => Taken, wait: Effect.Effect<void>): Connection["forEachFrame"] =>
-<E, R>(
-  f: (frame: Frame) => Effect.Effect<void, E, R>
-) => {
-  const step: Effect.Effect<void, E | ConnectionError | FrameError, R> = Effect.suspend(() => {
+/**
+ * Takes frames: waits while there is nothing, runs what `take` asks for in between (warnings, failures), and
+ * ends with `onEnd` at the end of input or with `onFrame` for a frame, which gets the step itself to go on.
+ * Frames already read are handled without suspending the fiber.
+ */
+const makeStep = <A, E, R>(
+  take: () => Taken,
+  wait: Effect.Effect<void>,
+  onEnd: Effect.Effect<A>,
+  onFrame: (frame: Frame, again: () => Effect.Effect<A, E | ConnectionError | FrameError, R>) => Effect.Effect<
+    A,
+    E | ConnectionError | FrameError,
+    R
+  >
+): Effect.Effect<A, E | ConnectionError | FrameError, R> => {
+  const step: Effect.Effect<A, E | ConnectionError | FrameError, R> = Effect.suspend(() => {
     const taken = take()
     return taken === "wait"
       ? waitThenStep
       : taken === "end"
-      ? Effect.void
+      ? onEnd
       : Effect.isEffect(taken)
-      ? Effect.flatMap(taken, next)
-      : Effect.flatMap(f(taken), next)
+      ? Effect.flatMap(taken, again)
+      : onFrame(taken, again)
   })
-  const next = () => step
-  const waitThenStep = Effect.flatMap(wait, next)
+  const again = () => step
+  const waitThenStep = Effect.flatMap(wait, again)
   return step
 }
+
+/** The next frame, `None` at the end of input. */
+const makeReceive = (take: () => Taken, wait: Effect.Effect<void>): Receive =>
+  makeStep(take, wait, Effect.succeedNone, (frame) => Effect.succeed(Option.some(frame)))
+
+/** Runs `f` for every frame until the end of input: the receive loop with one step less per frame. */
+const makeForEachFrame = (take: () => Taken, wait: Effect.Effect<void>): Connection["forEachFrame"] => (f) =>
+  makeStep(take, wait, Effect.void, (frame, again) => Effect.flatMap(f(frame), again))
 
 /** The chunks of a reader as a stream's pull: the end of input fails with `None`. */
 const makePull = (reader: Reader): Effect.Effect<Buffer, Option.Option<ConnectionError>> => {
