@@ -123,6 +123,19 @@ export interface Connection {
   readonly forEachFrame: <E, R>(
     f: (frame: Frame) => Effect.Effect<void, E, R>
   ) => Effect.Effect<void, E | ConnectionError | FrameError, R>
+  /**
+   * Answers each frame with what `f` returns (bytes, or text in the connection's encoding; `undefined` for no
+   * answer), framed as `sendFrame` does, until the end of input. `f` runs synchronously as frames arrive, so
+   * the connection's fiber is not woken for every message: the cheapest way to serve a request/response
+   * protocol whose answer is a plain function of the frame. With `log`, the line it makes of each frame is
+   * logged at Info level through the fiber's loggers before the answer (and not even made when Info is
+   * filtered out). Backpressure, frame errors and failures work as in `forEachFrame`; an exception thrown by
+   * `f` or `log` is a defect. Use one of `frames`, `receive`, `forEachFrame`, `respond`, `input` or `chunks`.
+   */
+  readonly respond: (
+    f: (frame: Frame) => Uint8Array | string | undefined,
+    options?: { readonly log?: ((frame: Frame) => string) | undefined }
+  ) => Effect.Effect<void, ConnectionFailure>
   /** The text of `frames`. */
   readonly input: Stream.Stream<string, ConnectionError | FrameError>
   /**

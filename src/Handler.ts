@@ -4,8 +4,6 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import { type ConnectionFailure, formatPeer, type Frame, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
@@ -83,27 +81,19 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
     }
     return bytes
   }
-  return (connection) =>
-    Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) => {
-      const peer = formatPeer(connection)
-      const replyBytes = replyIn(connection.encoding)
-      // With Info lines filtered out (serve --quiet), do not even format them: this runs for every message.
-      const logFrames = LogLevel.greaterThanEqual(LogLevel.Info, minimum)
-      // An effect describes the write and can run any number of times: the reply's is built once.
-      const sendReply = connection.sendFrame(replyBytes)
-      const respond = answer === "reply"
-        ? () => sendReply
-        : answer === "echo"
-        ? (frame: Frame) => connection.sendFrame(frame.bytes)
-        : () => Effect.void
-      const onFrame = logFrames
-        ? (frame: Frame) => Effect.zipRight(Effect.logInfo(`${formatFrame(frame, display)} ${peer}`), respond(frame))
-        : respond
-      return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
-        Effect.zipRight(connection.forEachFrame(onFrame)),
-        Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
-      )
-    })
+  const answerOf = (bytes: Uint8Array): (frame: Frame) => Uint8Array | undefined =>
+    answer === "reply" ? () => bytes : answer === "echo" ? (frame) => frame.bytes : () => undefined
+  return (connection) => {
+    const peer = formatPeer(connection)
+    // Frames are answered as they arrive (Connection.respond); their lines are not even formatted when Info
+    // lines are filtered out (serve --quiet).
+    return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
+      Effect.zipRight(connection.respond(answerOf(replyIn(connection.encoding)), {
+        log: (frame) => `${formatFrame(frame, display)} ${peer}`
+      })),
+      Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
+    )
+  }
 }
 
 /**

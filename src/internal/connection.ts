@@ -3,14 +3,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import { type Connection, ConnectionError, type Frame, FrameError } from "../Connection.js"
+import { type Connection, ConnectionError, type ConnectionFailure, type Frame, FrameError } from "../Connection.js"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
+import * as FiberLog from "./fiberLog.js"
 import * as WakeUp from "./wakeUp.js"
 
 /**
@@ -133,6 +135,7 @@ type Polled = Buffer | ConnectionError | "end" | "wait"
 interface Reader {
   readonly poll: () => Polled
   readonly wait: Effect.Effect<void>
+  readonly waitUntil: WakeUp.WakeUp["waitUntil"]
   readonly detach: () => void
 }
 
@@ -185,6 +188,7 @@ const makeReader = (socket: Net.Socket, settings: Settings, shutdown: Shutdown, 
       return "wait"
     },
     wait: wakeUp.wait,
+    waitUntil: wakeUp.waitUntil,
     detach: () => {
       wakeUp.clear()
       shutdown.readers.delete(handle)
@@ -222,19 +226,19 @@ const makeDrained = (socket: Net.Socket, settings: Settings): Effect.Effect<void
   }))
 
 /**
- * Writes into the socket's buffer; waits only while the buffer is over its high-water mark.
+ * Writes into the socket's buffer at once. Returns undefined when the buffer is still under its high-water
+ * mark; otherwise the effect to wait on until it has drained, or the failure when the socket is closed.
  */
 const makeWriter = (socket: Net.Socket, settings: Settings) => {
   // Built on the first write that has to wait: most connections never need it.
   let drained: Effect.Effect<void, ConnectionError> | undefined
-  return (bytes: Uint8Array): Effect.Effect<void, ConnectionError> =>
-    Effect.suspend(() => {
-      if (socket.errored !== null) return Effect.fail(new ConnectionError({ reason: "Write", cause: socket.errored }))
-      if (socket.destroyed || !socket.writable) {
-        return Effect.fail(new ConnectionError({ reason: "Write", cause: closedError() }))
-      }
-      return socket.write(bytes) ? Effect.void : (drained ??= makeDrained(socket, settings))
-    })
+  return (bytes: Uint8Array): Effect.Effect<void, ConnectionError> | undefined => {
+    if (socket.errored !== null) return Effect.fail(new ConnectionError({ reason: "Write", cause: socket.errored }))
+    if (socket.destroyed || !socket.writable) {
+      return Effect.fail(new ConnectionError({ reason: "Write", cause: closedError() }))
+    }
+    return socket.write(bytes) ? undefined : (drained ??= makeDrained(socket, settings))
+  }
 }
 
 const lf = new Uint8Array([0x0a])
@@ -383,6 +387,46 @@ const makeReceive = (take: () => Taken, wait: Effect.Effect<void>): Receive =>
 const makeForEachFrame = (take: () => Taken, wait: Effect.Effect<void>): Connection["forEachFrame"] => (f) =>
   makeStep(take, wait, Effect.void, (frame, again) => Effect.flatMap(f(frame), again))
 
+/** Writes a frame at once: undefined, or what to wait on or fail with (see {@link makeWriter}). */
+type FrameNow = (bytes: Uint8Array) => Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> | undefined
+
+/**
+ * Answers frames inside the socket's `data` event: the fiber sleeps until the end of input, and wakes up only
+ * for what needs it (a warning to log, a failure, a full output buffer to wait on). Frames are taken, logged
+ * and answered in order, and none is taken while the fiber waits for the output to drain.
+ */
+const makeRespond = (
+  take: () => Taken,
+  waitUntil: Reader["waitUntil"],
+  frameNow: FrameNow,
+  encoding: string
+): Connection["respond"] =>
+(f, options) =>
+  Effect.withFiberRuntime((fiber) => {
+    const format = options?.log
+    const log = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info)
+    const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
+      for (;;) {
+        const taken = take()
+        if (taken === "wait") return undefined
+        if (taken === "end") return Effect.void
+        if (Effect.isEffect(taken)) return Effect.zipRight(taken, loop)
+        let reply: Uint8Array | string | undefined
+        try {
+          if (log !== undefined && format !== undefined) log(format(taken))
+          reply = f(taken)
+        } catch (defect) {
+          return Effect.die(defect)
+        }
+        if (reply === undefined) continue
+        const wait = frameNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
+        if (wait !== undefined) return Effect.zipRight(wait, loop)
+      }
+    }
+    const loop = waitUntil(check)
+    return loop
+  })
+
 /** The chunks of a reader as a stream's pull: the end of input fails with `None`. */
 const makePull = (reader: Reader): Effect.Effect<Buffer, Option.Option<ConnectionError>> => {
   const pull: Effect.Effect<Buffer, Option.Option<ConnectionError>> = Effect.suspend(() => {
@@ -484,12 +528,10 @@ export const make = (
     )
     const receive = makeReceive(take, reader.wait)
     // Framed when run, not when called: the line ending is the one the client used last at that moment.
-    const sendFrame = framing._tag === "Chunk"
+    const frameNow: FrameNow = framing._tag === "Chunk"
       ? write
-      : (bytes: Uint8Array) =>
-        Effect.suspend((): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> =>
-          Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
-        )
+      : (bytes) => Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
+    const sendFrame = (bytes: Uint8Array) => Effect.suspend(() => frameNow(bytes) ?? Effect.void)
     let chunks: Connection["chunks"] | undefined
     let frames: Connection["frames"] | undefined
     let input: Connection["input"] | undefined
@@ -514,9 +556,10 @@ export const make = (
       },
       receive,
       forEachFrame: makeForEachFrame(take, reader.wait),
+      respond: makeRespond(take, reader.waitUntil, frameNow, encoding),
       send: (text) => sendFrame(Encoding.encode(text, encoding)),
       sendFrame,
-      sendBytes: write
+      sendBytes: (bytes) => Effect.suspend(() => write(bytes) ?? Effect.void)
     }
     // Scope.addFinalizerExit rather than Effect.acquireRelease: the latter also records and restores the
     // fiber's FiberRefs around the finalizer, which costs about 20 µs per connection and buys nothing here.

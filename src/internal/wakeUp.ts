@@ -9,25 +9,54 @@ import * as Effect from "effect/Effect"
  */
 export interface WakeUp {
   readonly wait: Effect.Effect<void>
+  /**
+   * Runs `check` now and on every `notify`, inside the caller of `notify`, until it returns an effect; then the
+   * fiber wakes up and runs that effect. Work that needs no effect is done by `check` itself, without waking the
+   * fiber at all.
+   */
+  readonly waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) => Effect.Effect<A, E, R>
   readonly notify: () => void
   /** Forgets the waiter, if any. */
   readonly clear: () => void
 }
 
 /**
- * `onWait` runs each time a fiber starts waiting.
+ * `onWait` runs each time a fiber starts waiting, and each time `check` finds nothing to wake it for.
  *
  * @internal
  */
 export const make = (onWait?: () => void): WakeUp => {
   let waiter: ((effect: Effect.Effect<void>) => void) | undefined
+  // The waiter of `waitUntil`.
+  let watcher: (() => void) | undefined
   return {
     // No canceler: after an interruption the fiber ignores a late resume, and `notify` drops it.
     wait: Effect.async<void>((resume) => {
       onWait?.()
       waiter = resume
     }),
+    waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) =>
+      Effect.async<A, E, R>((resume) => {
+        const first = check()
+        if (first !== undefined) return resume(first)
+        onWait?.()
+        watcher = () => {
+          const next = check()
+          if (next === undefined) {
+            onWait?.()
+            return
+          }
+          // Cleared first: the fiber may run at once and wait again.
+          watcher = undefined
+          resume(next)
+        }
+        // A canceler here, unlike `wait`: `check` does the fiber's work, which must stop with the fiber.
+        return Effect.sync(() => {
+          watcher = undefined
+        })
+      }),
     notify: () => {
+      if (watcher !== undefined) return watcher()
       const resume = waiter
       if (resume !== undefined) {
         waiter = undefined
@@ -36,6 +65,7 @@ export const make = (onWait?: () => void): WakeUp => {
     },
     clear: () => {
       waiter = undefined
+      watcher = undefined
     }
   }
 }
