@@ -526,12 +526,12 @@ export const make = (
         if (settings.replyEnding === undefined) ending = received
       }
     )
-    const receive = makeReceive(take, reader.wait)
     // Framed when run, not when called: the line ending is the one the client used last at that moment.
     const frameNow: FrameNow = framing._tag === "Chunk"
       ? write
       : (bytes) => Either.match(Framing.encodeFrame(framing, bytes, ending), { onLeft: Effect.fail, onRight: write })
     const sendFrame = (bytes: Uint8Array) => Effect.suspend(() => frameNow(bytes) ?? Effect.void)
+    let receive: Receive | undefined
     let chunks: Connection["chunks"] | undefined
     let frames: Connection["frames"] | undefined
     let input: Connection["input"] | undefined
@@ -546,7 +546,7 @@ export const make = (
       get frames() {
         return frames ??= Stream.repeatEffectOption(
           Effect.flatMap(
-            Effect.mapError(receive, Option.some),
+            Effect.mapError(this.receive, Option.some),
             (frame) => Option.isSome(frame) ? Effect.succeed(frame.value) : Effect.fail(Option.none())
           )
         )
@@ -554,7 +554,9 @@ export const make = (
       get input() {
         return input ??= Stream.map(this.frames, (frame) => frame.text)
       },
-      receive,
+      get receive() {
+        return receive ??= makeReceive(take, reader.wait)
+      },
       forEachFrame: makeForEachFrame(take, reader.wait),
       respond: makeRespond(take, reader.waitUntil, frameNow, encoding),
       send: (text) => sendFrame(Encoding.encode(text, encoding)),
