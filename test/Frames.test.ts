@@ -168,20 +168,25 @@ describe("Connection.respond", () => {
       yield* logs.waitFor((line) => line.startsWith("WARN") && line.includes(`failed`))
     }))
 
-  it.scoped("an exception in the answer function is a defect: logged as an error, the connection closed", () =>
+  it.scoped("an exception in the answer or log function is a defect: logged as an error, the connection closed", () =>
     Effect.gen(function*() {
-      const handler: Connection.Handler = (connection) =>
-        connection.respond((frame) => {
-          if (frame.text === "boom") throw new Error("the answer blew up")
-          return "fine"
-        })
-      const { logs, port } = yield* startServer({ framing: Framing.line(), handler })
-      const client = yield* connect(port)
-      yield* client.write("a\nboom\nb\n")
-      assert.deepStrictEqual(yield* client.closed, bytes("fine\n"))
-      // Defects are logged at Error level with their cause; a client's failures only at Warning level.
-      const line = yield* logs.waitFor((line) => line.startsWith("ERROR"))
-      assert.include(line, `connection 1 from 127.0.0.1:${client.localPort} failed`)
+      const boom = (frame: Connection.Frame) => {
+        if (frame.text === "boom") throw new Error("blew up")
+        return "fine"
+      }
+      const handlers: Array<Connection.Handler> = [
+        (connection) => connection.respond(boom),
+        (connection) => connection.respond(() => "fine", { log: boom })
+      ]
+      for (const handler of handlers) {
+        const { logs, port } = yield* startServer({ framing: Framing.line(), handler })
+        const client = yield* connect(port)
+        yield* client.write("a\nboom\nb\n")
+        assert.deepStrictEqual(yield* client.closed, bytes("fine\n"))
+        // Defects are logged at Error level with their cause; a client's failures only at Warning level.
+        const line = yield* logs.waitFor((line) => line.startsWith("ERROR"))
+        assert.include(line, `connection 1 from 127.0.0.1:${client.localPort} failed`)
+      }
     }))
 })
 

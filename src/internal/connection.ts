@@ -405,22 +405,23 @@ const makeRespond = (
   Effect.withFiberRuntime((fiber) => {
     const format = options?.log
     const log = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info)
+    // Runs inside the socket's events, outside the fiber: anything thrown here (by `f`, `log`, or a bug of
+    // ours) must become the fiber's defect rather than escape into the event emitter.
     const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
-      for (;;) {
-        const taken = take()
-        if (taken === "wait") return undefined
-        if (taken === "end") return Effect.void
-        if (Effect.isEffect(taken)) return Effect.zipRight(taken, loop)
-        let reply: Uint8Array | string | undefined
-        try {
+      try {
+        for (;;) {
+          const taken = take()
+          if (taken === "wait") return undefined
+          if (taken === "end") return Effect.void
+          if (Effect.isEffect(taken)) return Effect.zipRight(taken, loop)
           if (log !== undefined && format !== undefined) log(format(taken))
-          reply = f(taken)
-        } catch (defect) {
-          return Effect.die(defect)
+          const reply = f(taken)
+          if (reply === undefined) continue
+          const wait = frameNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
+          if (wait !== undefined) return Effect.zipRight(wait, loop)
         }
-        if (reply === undefined) continue
-        const wait = frameNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
-        if (wait !== undefined) return Effect.zipRight(wait, loop)
+      } catch (defect) {
+        return Effect.die(defect)
       }
     }
     const loop = waitUntil(check)
