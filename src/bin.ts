@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -31,6 +33,7 @@ const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void> => {
 
 Cli.run(version)(process.argv).pipe(
   Effect.tapErrorCause(report),
-  Effect.provide(Layer.merge(NodeContext.layer, LineLogger.layer)),
+  // What @effect/cli needs, and no more: NodeContext.layer would also load the command executor and workers.
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, LineLogger.layer)),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )
