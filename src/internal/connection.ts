@@ -404,7 +404,10 @@ const makeRespond = (
 (f, options) =>
   Effect.withFiberRuntime((fiber) => {
     const format = options?.log
-    const log = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info)
+    const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info)
+    const logFrame = format === undefined || logLine === undefined
+      ? undefined
+      : (frame: Frame) => logLine(format(frame))
     // Runs inside the socket's events, outside the fiber: anything thrown here (by `f`, `log`, or a bug of
     // ours) must become the fiber's defect rather than escape into the event emitter.
     const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
@@ -414,7 +417,7 @@ const makeRespond = (
           if (taken === "wait") return undefined
           if (taken === "end") return Effect.void
           if (Effect.isEffect(taken)) return Effect.zipRight(taken, loop)
-          if (log !== undefined && format !== undefined) log(format(taken))
+          logFrame?.(taken)
           const reply = f(taken)
           if (reply === undefined) continue
           const wait = frameNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
