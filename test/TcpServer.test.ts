@@ -167,6 +167,36 @@ describe("TcpServer", () => {
       assert.deepStrictEqual(events.filter((event) => event.includes("127.0.0.1")), [])
     }))
 
+  it.scoped("a burst of 400 connections at once: each is served once, under its own id", () =>
+    Effect.gen(function*() {
+      // Sockets accepted in a burst wait to be set up (internal/listener.ts's pacer); none may be lost or
+      // handed on twice. Each client gets back the id of the connection that served it.
+      const handler: Connection.Handler = (connection) => connection.respond(() => `${connection.id}`)
+      const { port, server } = yield* startServer({ handler, backlog: 511 })
+      const clients = yield* Effect.forEach(Array.from({ length: 400 }), () => connect(port), {
+        concurrency: "unbounded"
+      })
+      const ids = yield* Effect.forEach(clients, (client) =>
+        Effect.gen(function*() {
+          yield* client.write("hi")
+          yield* client.end
+          return Number((yield* client.closed).toString("latin1"))
+        }), { concurrency: "unbounded" })
+      assert.deepStrictEqual([...ids].sort((a, b) => a - b), Array.from({ length: 400 }, (_, i) => i + 1))
+      assert.strictEqual((yield* server.stats).accepted, 400)
+    }))
+
+  it.scoped("closing the server in the middle of a burst closes every client socket", () =>
+    Effect.gen(function*() {
+      const { close, port, server } = yield* startServer({ backlog: 511 })
+      const clients = yield* Effect.forEach(Array.from({ length: 300 }), () => connect(port), {
+        concurrency: "unbounded"
+      })
+      yield* close
+      yield* Effect.forEach(clients, (client) => client.closed, { concurrency: "unbounded" })
+      assert.strictEqual(yield* server.connections, 0)
+    }))
+
   it.scoped("closing the server closes every client socket", () =>
     Effect.gen(function*() {
       const { close, port, server } = yield* startServer()
