@@ -8,7 +8,9 @@
 //
 // It has none of the server's guarantees (no backpressure, limits, timeouts, framing or graceful shutdown), so
 // what it costs is a lower bound for any server built this way: compare its ratios with those of dist/bin.js.
-// Usage: node bench/floor-server.mjs serve --host 127.0.0.1 --port N [--backlog N] [--quiet]
+// Accepted sockets are handed to the accept loop as src/internal/listener.ts's pacer does (16 at a time while
+// they keep arriving less than 0.5 ms apart, at most every 10 ms); --unpaced hands each on as it is accepted.
+// Usage: node bench/floor-server.mjs serve --host 127.0.0.1 --port N [--backlog N] [--quiet] [--unpaced]
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
@@ -27,12 +29,14 @@ let port = 0
 let host = "127.0.0.1"
 let backlog = 511
 let quiet = false
+let paced = true
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "serve") continue
   else if (args[i] === "--port") port = Number(args[++i])
   else if (args[i] === "--host") host = args[++i]
   else if (args[i] === "--backlog") backlog = Number(args[++i])
   else if (args[i] === "--quiet") quiet = true
+  else if (args[i] === "--unpaced") paced = false
   else {
     console.error(`floor-server: unknown argument ${args[i]}`)
     process.exit(2)
@@ -96,12 +100,17 @@ const serve = (socket, scope) =>
 const program = Effect.gen(function*() {
   const waiting = []
   let waiter
-  const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    socket.on("error", () => {})
-    waiting.push(socket)
+  const handOn = (sockets) => {
+    for (const socket of sockets) waiting.push(socket)
     const resume = waiter
     waiter = undefined
     resume?.(Effect.void)
+  }
+  const pacer = paced ? makePacer(handOn) : undefined
+  const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    socket.on("error", () => {})
+    if (pacer === undefined) handOn([socket])
+    else pacer(socket)
   })
   yield* Effect.acquireRelease(
     Effect.async((resume) => {
@@ -124,6 +133,33 @@ const program = Effect.gen(function*() {
         Effect.uninterruptible
       ))
 })
+
+function makePacer(handOn, batch = 16, maxHoldMillis = 10, quietMillis = 0.5) {
+  const held = []
+  let lastAccept = -Infinity
+  let inBurst = false
+  let ticking = false
+  let lastHandOn = -Infinity
+  const tick = () => {
+    const now = performance.now()
+    if (!inBurst || now - lastAccept >= quietMillis || now - lastHandOn >= maxHoldMillis) {
+      lastHandOn = now
+      handOn(held.splice(0, batch))
+    }
+    if (held.length > 0) setImmediate(tick)
+    else ticking = false
+  }
+  return (socket) => {
+    const now = performance.now()
+    inBurst = now - lastAccept < quietMillis
+    lastAccept = now
+    held.push(socket)
+    if (!ticking) {
+      ticking = true
+      setImmediate(tick)
+    }
+  }
+}
 
 const logging = Layer.merge(LineLogger.layer, quiet ? Logger.minimumLogLevel(LogLevel.Warning) : Layer.empty)
 const fiber = Effect.runFork(Effect.scoped(program).pipe(Effect.provide(logging)))
