@@ -8,8 +8,8 @@
 //
 // It has none of the server's guarantees (no backpressure, limits, timeouts, framing or graceful shutdown), so
 // what it costs is a lower bound for any server built this way: compare its ratios with those of dist/bin.js.
-// Accepted sockets are handed to the accept loop as src/internal/listener.ts's pacer does (16 at a time while
-// they keep arriving less than 0.5 ms apart, at most every 10 ms); --unpaced hands each on as it is accepted.
+// Accepted sockets are handed to the accept loop by the server's own pacer (dist/internal/pacer.js: 16 at a
+// time while they keep arriving less than 0.5 ms apart, at most every 10 ms); --unpaced hands each on at once.
 // Usage: node bench/floor-server.mjs serve --host 127.0.0.1 --port N [--backlog N] [--quiet] [--unpaced]
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -22,6 +22,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import Iconv from "iconv-lite"
 import * as Net from "node:net"
+import * as Pacer from "../dist/internal/pacer.js"
 import * as LineLogger from "../dist/LineLogger.js"
 
 const args = process.argv.slice(2)
@@ -106,11 +107,11 @@ const program = Effect.gen(function*() {
     waiter = undefined
     resume?.(Effect.void)
   }
-  const pacer = paced ? makePacer(handOn) : undefined
+  const pacer = paced ? Pacer.make(handOn) : undefined
   const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on("error", () => {})
     if (pacer === undefined) handOn([socket])
-    else pacer(socket)
+    else pacer.add(socket)
   })
   yield* Effect.acquireRelease(
     Effect.async((resume) => {
@@ -133,33 +134,6 @@ const program = Effect.gen(function*() {
         Effect.uninterruptible
       ))
 })
-
-function makePacer(handOn, batch = 16, maxHoldMillis = 10, quietMillis = 0.5) {
-  const held = []
-  let lastAccept = -Infinity
-  let inBurst = false
-  let ticking = false
-  let lastHandOn = -Infinity
-  const tick = () => {
-    const now = performance.now()
-    if (!inBurst || now - lastAccept >= quietMillis || now - lastHandOn >= maxHoldMillis) {
-      lastHandOn = now
-      handOn(held.splice(0, batch))
-    }
-    if (held.length > 0) setImmediate(tick)
-    else ticking = false
-  }
-  return (socket) => {
-    const now = performance.now()
-    inBurst = now - lastAccept < quietMillis
-    lastAccept = now
-    held.push(socket)
-    if (!ticking) {
-      ticking = true
-      setImmediate(tick)
-    }
-  }
-}
 
 const logging = Layer.merge(LineLogger.layer, quiet ? Logger.minimumLogLevel(LogLevel.Warning) : Layer.empty)
 const fiber = Effect.runFork(Effect.scoped(program).pipe(Effect.provide(logging)))
