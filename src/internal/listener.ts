@@ -157,7 +157,8 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
       notify()
     })
 
-    // Everything accepted since the last pull, as one chunk; the end of the stream once accepting has stopped.
+    // Everything the pacer has handed on since the last pull, as one chunk; the end of the stream once accepting
+    // has stopped.
     const pull: Effect.Effect<Chunk.Chunk<Net.Socket>, Option.Option<never>> = Effect.suspend(() =>
       waiting.length > 0
         ? Effect.succeed(Chunk.unsafeFromArray(waiting.splice(0)))
