@@ -15,8 +15,10 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as BenchCli from "./BenchCli.js"
+import type * as Connection from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
+import * as Handler from "./Handler.js"
 import * as TcpServer from "./TcpServer.js"
 
 /**
@@ -72,7 +74,7 @@ export const encoding = Options.text("encoding").pipe(
 export const reply = Options.text("reply").pipe(
   Options.withDescription("Text sent back for every message received. Env TCP_SERVER_REPLY."),
   Options.withFallbackConfig(Config.string("TCP_SERVER_REPLY")),
-  Options.withDefault(TcpServer.defaults.reply)
+  Options.withDefault(Handler.defaultReply)
 )
 
 /**
@@ -386,16 +388,24 @@ const toFraming = (
  */
 export const toServeOptions = (
   options: Command.Command.ParseConfig<typeof serveOptions>
-): Effect.Effect<TcpServer.ServeOptions, Framing.DelimiterError> =>
-  Effect.map(toFraming(options), (framing) => ({
+): Effect.Effect<
+  TcpServer.Options<Connection.ConnectionFailure>,
+  Framing.DelimiterError | Encoding.UnknownEncodingError | Encoding.UnencodableTextError
+> =>
+  Effect.zipLeft(
+    toFraming(options),
+    options.noReply || options.echo ? Effect.void : Effect.flatMap(
+      Encoding.validate(options.encoding),
+      (encoding) => Encoding.encodeAll(options.reply, encoding, "reply")
+    )
+  ).pipe(Effect.map((framing) => ({
     host: options.host,
     port: options.port,
     backlog: options.backlog,
     encoding: options.encoding,
-    reply: options.reply,
     maxConnections: options.maxConnections,
     maxConnectionsPerIp: orUndefined(options.maxConnectionsPerIp, 0),
-    allow: list(options.allow),
+    allow: options.allow === "" ? undefined : list(options.allow),
     deny: list(options.deny),
     busyText: orUndefined(options.busyText, ""),
     idleTimeout: Duration.seconds(options.idleTimeout),
@@ -406,9 +416,12 @@ export const toServeOptions = (
     framing,
     decodeErrors: options.decodeErrors,
     replyEnding: options.replyEnding === "lf" ? "\n" : options.replyEnding === "crlf" ? "\r\n" : undefined,
-    display: options.display,
-    answer: options.noReply ? "none" : options.echo ? "echo" : "reply"
-  }))
+    handler: Handler.tutorial({
+      reply: options.reply,
+      display: options.display,
+      answer: options.noReply ? "none" : options.echo ? "echo" : "reply"
+    })
+  })))
 
 /**
  * The options of `serve`, parsed.

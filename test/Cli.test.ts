@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option } from "effect"
-import { Cli, Framing, TcpServer } from "../src/index.js"
+import { Cli, Framing, Handler, TcpServer } from "../src/index.js"
 
 type Parsed = Command.Command.ParseConfig<typeof Cli.serveOptions>
 
@@ -15,7 +15,7 @@ const tutorialDefaults = {
   port: TcpServer.defaults.port,
   backlog: TcpServer.defaults.backlog,
   encoding: TcpServer.defaults.encoding,
-  reply: TcpServer.defaults.reply,
+  reply: Handler.defaultReply,
   quiet: false
 }
 
@@ -94,7 +94,7 @@ describe("Cli serve options", () => {
       const defaults = yield* Cli.toServeOptions(yield* parse([]))
       assert.strictEqual(defaults.maxConnections, TcpServer.defaults.maxConnections)
       assert.strictEqual(defaults.maxConnectionsPerIp, undefined)
-      assert.deepStrictEqual(defaults.allow, [])
+      assert.strictEqual(defaults.allow, undefined)
       assert.strictEqual(defaults.busyText, undefined)
       assert.strictEqual(defaults.goodbye, undefined)
       assert.isTrue(Duration.equals(Duration.decode(defaults.idleTimeout ?? 0), TcpServer.defaults.idleTimeout))
@@ -117,7 +117,6 @@ describe("Cli serve options", () => {
     Effect.gen(function*() {
       const chunk = yield* Cli.toServeOptions(yield* parse([]))
       assert.deepStrictEqual(chunk.framing, Framing.chunk)
-      assert.strictEqual(chunk.answer, "reply")
       const line = yield* Cli.toServeOptions(
         yield* parse([
           "--framing",
@@ -136,15 +135,12 @@ describe("Cli serve options", () => {
         yield* parse(["--framing", "delimiter", "--delimiter", "\\r\\n", "--echo"], { TCP_SERVER_DISPLAY: "hex" })
       )
       assert.deepStrictEqual(delimited.framing, Framing.delimiter(new Uint8Array([13, 10])))
-      assert.strictEqual(delimited.answer, "echo")
-      assert.strictEqual(delimited.display, "hex")
       const length = yield* Cli.toServeOptions(
         yield* parse(["--framing", "length", "--length-bytes", "4", "--no-reply"])
       )
       assert.deepStrictEqual(length.framing, Framing.length(4))
       const short = yield* Cli.toServeOptions(yield* parse(["--framing", "length", "--length-bytes", "2"]))
       assert.deepStrictEqual(short.framing, Framing.length(2, { maxFrameBytes: 65535 }))
-      assert.strictEqual(length.answer, "none")
       const bad = yield* Effect.flip(
         Cli.toServeOptions(yield* parse(["--framing", "delimiter", "--delimiter", "\\xZZ"]))
       )
