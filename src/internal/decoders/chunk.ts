@@ -11,8 +11,9 @@ export class ChunkDecoder extends Event.PullDecoder {
   readonly buffered = 0
 
   readonly feed = (chunk: Uint8Array): void => {
+    if (this.finished) return
     if (this.input !== undefined) throw Event.unconsumed()
-    if (!this.finished && chunk.length > 0) this.input = chunk
+    if (chunk.length > 0) this.input = chunk
   }
 
   readonly finish = (): void => {

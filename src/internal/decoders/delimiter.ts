@@ -46,8 +46,9 @@ export class DelimiterDecoder extends Event.PullDecoder {
   }
 
   readonly feed = (chunk: Uint8Array): void => {
+    if (this.state === "Done" || this.finished) return
     if (this.input !== undefined) throw Event.unconsumed()
-    if (this.state === "Done" || this.finished || chunk.length === 0) return
+    if (chunk.length === 0) return
     this.input = Event.asBuffer(chunk)
     this.pos = 0
   }

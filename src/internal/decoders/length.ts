@@ -35,8 +35,9 @@ export class LengthDecoder extends Event.PullDecoder {
   }
 
   readonly feed = (chunk: Uint8Array): void => {
+    if (this.state === "Done" || this.finished) return
     if (this.input !== undefined) throw Event.unconsumed()
-    if (this.state === "Done" || this.finished || chunk.length === 0) return
+    if (chunk.length === 0) return
     this.input = chunk
     this.pos = 0
   }
