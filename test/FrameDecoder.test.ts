@@ -35,17 +35,17 @@ const incomplete = (length: number, expected: number): Framing.FrameEvent => ({
   expected
 })
 
-/** The memory bound required of decoders: maxFrameBytes + delimiter length + lengthBytes. */
+/** The memory bound documented for `FrameDecoder.buffered`. */
 const bound = (framing: Framing.Framing): number => {
   switch (framing._tag) {
     case "Chunk":
       return 0
     case "Line":
-      return framing.maxFrameBytes + 2
+      return framing.maxFrameBytes + 1
     case "Delimiter":
-      return framing.maxFrameBytes + framing.delimiter.length
+      return framing.maxFrameBytes + Math.max(framing.delimiter.length, 1) - 1
     case "Length":
-      return framing.maxFrameBytes + framing.lengthBytes
+      return Math.max(framing.maxFrameBytes, framing.lengthBytes)
   }
 }
 
