@@ -19,10 +19,10 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "./Encoding.js"
-import { ChunkDecoder } from "./internal/decoders/chunk.js"
-import { DelimiterDecoder } from "./internal/decoders/delimiter.js"
+import * as ChunkDecoder from "./internal/decoders/chunk.js"
+import * as DelimiterDecoder from "./internal/decoders/delimiter.js"
 import * as Event from "./internal/decoders/event.js"
-import { LengthDecoder } from "./internal/decoders/length.js"
+import * as LengthDecoder from "./internal/decoders/length.js"
 import * as DelimiterText from "./internal/delimiterText.js"
 import * as EncodingBytes from "./internal/encodingBytes.js"
 
@@ -278,16 +278,16 @@ export class FramingOptionError extends Data.TaggedError("FramingOptionError")<{
  * @category constructors
  */
 export const makeDecoder = (framing: Framing): FrameDecoder => {
-  if (framing._tag === "Chunk") return new ChunkDecoder()
+  if (framing._tag === "Chunk") return ChunkDecoder.make()
   const max = framing.maxFrameBytes >= 0 ? framing.maxFrameBytes : 0
   const close = framing.onOversized === "close"
   switch (framing._tag) {
     case "Line":
-      return new DelimiterDecoder(Event.lf, true, max, close)
+      return DelimiterDecoder.make(Event.lf, true, max, close)
     case "Delimiter":
-      return new DelimiterDecoder(framing.delimiter, false, max, close)
+      return DelimiterDecoder.make(framing.delimiter, false, max, close)
     case "Length":
-      return new LengthDecoder(framing.lengthBytes, max, close)
+      return LengthDecoder.make(framing.lengthBytes, max, close)
   }
 }
 

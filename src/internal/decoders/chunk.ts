@@ -5,7 +5,7 @@ import * as Event from "./event.js"
  *
  * @internal
  */
-export class ChunkDecoder extends Event.PullDecoder {
+class ChunkDecoder extends Event.PullDecoder {
   private input: Uint8Array | undefined = undefined
   private finished = false
   readonly buffered = 0
@@ -27,3 +27,10 @@ export class ChunkDecoder extends Event.PullDecoder {
     return Event.frameEvent(input, Event.empty)
   }
 }
+
+/**
+ * A decoder for `Chunk` mode.
+ *
+ * @internal
+ */
+export const make = (): Event.FrameDecoder => new ChunkDecoder()

@@ -1,4 +1,4 @@
-import { Accumulator } from "./accumulator.js"
+import * as Accumulator from "./accumulator.js"
 import * as Event from "./event.js"
 
 /**
@@ -16,9 +16,9 @@ import * as Event from "./event.js"
  *
  * @internal
  */
-export class DelimiterDecoder extends Event.PullDecoder {
+class DelimiterDecoder extends Event.PullDecoder {
   private state: "Frame" | "Discard" | "Done" = "Frame"
-  private readonly held: Accumulator
+  private readonly held: Accumulator.Accumulator
   private seen = 0
   private tail: Uint8Array = Event.empty
   /** Bytes kept in `tail`. */
@@ -37,7 +37,7 @@ export class DelimiterDecoder extends Event.PullDecoder {
   ) {
     super()
     this.keep = lines ? 1 : Math.max(0, delimiter.length - 1)
-    this.held = new Accumulator(max + this.keep)
+    this.held = new Accumulator.Accumulator(max + this.keep)
   }
 
   get buffered(): number {
@@ -202,6 +202,14 @@ export class DelimiterDecoder extends Event.PullDecoder {
     return 0
   }
 }
+
+/**
+ * A decoder for `Line` (`lines`, with `delimiter` LF) or `Delimiter` mode.
+ *
+ * @internal
+ */
+export const make = (delimiter: Uint8Array, lines: boolean, max: number, close: boolean): Event.FrameDecoder =>
+  new DelimiterDecoder(delimiter, lines, max, close)
 
 /** Whether `bytes[at, at + size)` equals `pattern[from, from + size)`. */
 const startsWith = (bytes: Uint8Array, at: number, pattern: Uint8Array, from: number, size: number): boolean => {

@@ -1,4 +1,4 @@
-import { Accumulator } from "./accumulator.js"
+import * as Accumulator from "./accumulator.js"
 import * as Event from "./event.js"
 
 /**
@@ -11,13 +11,13 @@ import * as Event from "./event.js"
  *
  * @internal
  */
-export class LengthDecoder extends Event.PullDecoder {
+class LengthDecoder extends Event.PullDecoder {
   private state: "Prefix" | "Payload" | "Skip" | "Done" = "Prefix"
   private readonly prefix: Uint8Array
   private got = 0
   /** Payload length announced by the last prefix. */
   private expected = 0
-  private readonly held: Accumulator
+  private readonly held: Accumulator.Accumulator
   /** Payload bytes received (state Payload) or discarded (state Skip). */
   private seen = 0
   private input: Uint8Array | undefined = undefined
@@ -27,7 +27,7 @@ export class LengthDecoder extends Event.PullDecoder {
   constructor(private readonly lengthBytes: 1 | 2 | 4, private readonly max: number, private readonly close: boolean) {
     super()
     this.prefix = new Uint8Array(lengthBytes)
-    this.held = new Accumulator(max)
+    this.held = new Accumulator.Accumulator(max)
   }
 
   get buffered(): number {
@@ -125,6 +125,14 @@ export class LengthDecoder extends Event.PullDecoder {
     }
   }
 }
+
+/**
+ * A decoder for `Length` mode.
+ *
+ * @internal
+ */
+export const make = (lengthBytes: 1 | 2 | 4, max: number, close: boolean): Event.FrameDecoder =>
+  new LengthDecoder(lengthBytes, max, close)
 
 const readLength = (prefix: Uint8Array): number => {
   let value = 0
