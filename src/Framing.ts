@@ -196,6 +196,7 @@ export class FrameTooLongError extends Data.TaggedError("FrameTooLongError")<{
       `at most ${maxLengthFor(this.lengthBytes)} bytes: split the payload or use a longer prefix`
   }
 }
+
 /**
  * The text of a delimiter could not be read.
  *
