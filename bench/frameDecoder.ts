@@ -8,7 +8,7 @@
  *   node --expose-gc /tmp/frameDecoder.mjs [--case <part of a case name>] [Framing.js ...]
  *
  * Each module given (default `dist/Framing.js`; one without `feed` is measured with `push` only) is measured
- * in turn, 21 times, and the best time is kept, so that the machine's other work counts least. A server uses one
+ * in turn, 101 times, and the best time is kept, so that the machine's other work counts least. A server uses one
  * framing, so `--case` measures one case per process, as the decoders' call sites then see one class.
  * Run on built modules, not through vite-node: its transform turns each access to an imported binding into a
  * getter call, which slows the split decoders (their parts are separate modules) by about half.
@@ -73,13 +73,13 @@ const viaNext = (decoder: FramingModule.FrameDecoder, chunk: Buffer): void => {
   for (let event = decoder.next(); event !== undefined; event = decoder.next()) sink += event._tag.length
 }
 
-/** Nanoseconds per frame of one run of about 100,000 frames. */
+/** Nanoseconds per frame of one run of about 20,000 frames (a few milliseconds, shorter than a time slice). */
 const time = (
   run: (decoder: FramingModule.FrameDecoder, chunk: Buffer) => void,
   decoder: FramingModule.FrameDecoder,
   { chunk, frames }: Case
 ): number => {
-  const rounds = Math.max(1, Math.round(100_000 / frames))
+  const rounds = Math.max(1, Math.round(20_000 / frames))
   const start = process.hrtime.bigint()
   for (let i = 0; i < rounds; i++) run(decoder, chunk)
   return Number(process.hrtime.bigint() - start) / (rounds * frames)
@@ -93,12 +93,12 @@ for (const test of cases.filter(({ name }) => only === undefined || name.include
       ...(pull ? [{ label: `${Path.basename(Path.dirname(targets[i]))} feed+next`, run: viaNext, module }] : [])
     ].map((entry) => ({ ...entry, decoder: entry.module.makeDecoder(test.framing), best: Infinity }))
   })
-  for (let attempt = 0; attempt < 21; attempt++) {
+  for (let attempt = 0; attempt < 101; attempt++) {
     for (const entry of runs) entry.best = Math.min(entry.best, time(entry.run, entry.decoder, test))
   }
   console.log(`${test.name.padEnd(32)} ${runs.map(({ best, label }) => `${label} ${best.toFixed(1)}`).join("   ")}`)
 }
-console.log("(ns per frame, best of 21)")
+console.log("(ns per frame, best of 101)")
 
 // What one decoded 64 KiB chunk of one-byte lines holds: all its events (push) or one (next).
 const gc = globalThis.gc
