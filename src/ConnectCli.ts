@@ -19,6 +19,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type { Readable } from "node:stream"
 import * as Encoding from "./Encoding.js"
@@ -206,14 +207,13 @@ const session = Effect.fn("ConnectCli.session")(function*(options: Parsed, frami
   const print = (outputs: ReadonlyArray<Client.Output>) =>
     Effect.forEach(outputs, (output) => output._tag === "Reply" ? Console.log(output.text) : Console.error(output.text))
 
-  let lastActivity = yield* Clock.currentTimeMillis
+  // When the server last sent something (or the input ended): the --wait silence counts from there.
+  const lastActivity = yield* Effect.flatMap(Clock.currentTimeMillis, Ref.make)
   const replies = Client.makeReplyReader(framing, encoding, options.hex)
   const receiving = NodeStream.fromReadable<ConnectError, Uint8Array>(() => socket, lost, { closeOnDone: false }).pipe(
     Stream.runForEach((bytes) =>
       Effect.zipRight(
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          lastActivity = now
-        }),
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastActivity, now)),
         print(replies.push(bytes))
       )
     ),
@@ -234,16 +234,13 @@ const session = Effect.fn("ConnectCli.session")(function*(options: Parsed, frami
     )
 
   const waitMillis = options.wait * 1000
-  const silence: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const left = lastActivity + waitMillis - now
-    return left <= 0 ? Effect.void : Effect.zipRight(Effect.sleep(left), silence)
+  const silence: Effect.Effect<void> = Effect.gen(function*() {
+    const left = (yield* Ref.get(lastActivity)) + waitMillis - (yield* Clock.currentTimeMillis)
+    if (left > 0) yield* Effect.zipRight(Effect.sleep(left), silence)
   })
-  const sendThenWait = Effect.zipRight(
-    sending,
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      lastActivity = Math.max(lastActivity, now)
-      return silence
-    })
+  const sendThenWait = sending.pipe(
+    Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastActivity, now))),
+    Effect.zipRight(silence)
   )
 
   if (interactive) {

@@ -316,6 +316,20 @@ describe("connect options", () => {
     }))
 })
 
+describe("ConnectError", () => {
+  it("names the address and the reason in words", () => {
+    const cause = (code: string) => Object.assign(new Error(code), { code })
+    const error = (host: string, code: string) =>
+      new ConnectCli.ConnectError({ reason: "Connect", host, port: 9, cause: cause(code) })
+    assert.strictEqual(error("nosuch.invalid", "ENOTFOUND").message, "cannot connect to nosuch.invalid:9: unknown host")
+    assert.strictEqual(error("::1", "ECONNREFUSED").message, "cannot connect to [::1]:9: connection refused")
+    assert.strictEqual(
+      new ConnectCli.ConnectError({ reason: "Lost", host: "127.0.0.1", port: 9, cause: cause("ECONNRESET") }).message,
+      "the connection to 127.0.0.1:9 failed: connection reset by the server"
+    )
+  })
+})
+
 describe("connectClient.makeReplyReader", () => {
   it("prints a GBK character split between two reads once, whole", () => {
     const reader = Client.makeReplyReader(Framing.chunk, "gbk", false)
