@@ -205,7 +205,11 @@ const session = Effect.fn("ConnectCli.session")(function*(options: Parsed, frami
   socket.on("error", (error) => Deferred.unsafeDone(failed, Exit.fail(lost(error))))
 
   const print = (outputs: ReadonlyArray<Client.Output>) =>
-    Effect.forEach(outputs, (output) => output._tag === "Reply" ? Console.log(output.text) : Console.error(output.text))
+    Effect.forEach(
+      outputs,
+      (output) => output._tag === "Reply" ? Console.log(output.text) : Console.error(output.text),
+      { discard: true }
+    )
 
   // When the server last sent something (or the input ended): the --wait silence counts from there.
   const lastActivity = yield* Effect.flatMap(Clock.currentTimeMillis, Ref.make)

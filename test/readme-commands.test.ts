@@ -73,6 +73,35 @@ const waitForExit = (child: ChildProcess.ChildProcess) =>
     child.on("close", (status) => resolve({ status, stdout, stderr }))
   })
 
+const clientTimeout = 45_000
+
+/**
+ * Runs a client script in a process group of its own, killed whole after {@link clientTimeout} (a client that
+ * hangs, such as OpenBSD nc without -N, would otherwise keep the pipes open after bash is gone).
+ */
+const runClient = (script: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => ChildProcess.spawn("bash", ["-c", script], { cwd: root, detached: true })),
+    (child) => Effect.sync(() => killGroup(child))
+  ).pipe(Effect.flatMap((child) =>
+    Effect.promise(() => waitForExit(child)).pipe(
+      Effect.timeoutTo({
+        duration: clientTimeout,
+        onSuccess: (result) => result,
+        onTimeout: (): Result => ({ status: null, stdout: "", stderr: `timed out after ${clientTimeout} ms` })
+      })
+    )
+  ))
+
+const killGroup = (child: ChildProcess.ChildProcess) => {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL")
+  } catch (error) {
+    // ESRCH: every process of the group has already exited.
+    if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) throw error
+  }
+}
+
 /** Starts the server as `npm start -- ARGS` would, on 127.0.0.1 and a free port; killed with the scope. */
 const startServer = (args: string) =>
   Effect.gen(function*() {
@@ -118,9 +147,7 @@ describe("README commands", () => {
       Effect.gen(function*() {
         const port = yield* startServer(session.serverArgs)
         const script = `set -eo pipefail\n${session.client.replaceAll("9090", String(port))}`
-        const result = yield* Effect.promise(() =>
-          waitForExit(ChildProcess.spawn("bash", ["-c", script], { cwd: root, timeout: 60_000 }))
-        )
+        const result = yield* runClient(script)
         assert.strictEqual(result.status, 0, `exit status of:\n${script}\nstderr:\n${result.stderr}`)
         assert.strictEqual(result.stdout, session.output, `stderr:\n${result.stderr}`)
       }), 90_000)
