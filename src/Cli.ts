@@ -15,6 +15,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as BenchCli from "./BenchCli.js"
+import * as ConnectCli from "./ConnectCli.js"
 import type * as Connection from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
@@ -507,7 +508,7 @@ export const encodings = Command.make("encodings", {}, () => Console.log(Encodin
  */
 export const command = Command.make("effect-tcp-server").pipe(
   Command.withDescription("A multi-client TCP server that speaks GBK and any other iconv-lite encoding."),
-  Command.withSubcommands([serve, encodings, BenchCli.bench])
+  Command.withSubcommands([serve, encodings, BenchCli.bench, ConnectCli.connect])
 )
 
 /**

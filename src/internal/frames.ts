@@ -143,8 +143,6 @@ export const make = (
   }
 
   const decoder = Framing.makeDecoder(framing)
-  let events: ReadonlyArray<Framing.FrameEvent> = []
-  let index = 0
   let ended = false
   let spent = false
   return () => {
@@ -155,9 +153,9 @@ export const make = (
       }
       // On shutdown, frames already read but not yet handled are dropped along with the unread input.
       if (reader.draining()) return end
-      const event = events[index]
+      // One frame decoded per call: a read of many small frames is never held as many events at once.
+      const event = decoder.next()
       if (event !== undefined) {
-        index++
         switch (event._tag) {
           case "Frame": {
             spent = spend(event.bytes.length)
@@ -189,12 +187,10 @@ export const make = (
           return read
         case "End":
           ended = true
-          events = decoder.end()
-          index = 0
+          decoder.finish()
           break
         case "Chunk":
-          events = decoder.push(read.bytes)
-          index = 0
+          decoder.feed(read.bytes)
       }
     }
   }
