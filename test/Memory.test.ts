@@ -16,9 +16,13 @@ const rssMiB = (pid: number): number => {
 const serve = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.async<{ readonly child: ChildProcess.ChildProcess; readonly port: number }, Error>((resume) => {
-      const child = ChildProcess.spawn(process.execPath, [bin, "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
-        stdio: ["ignore", "pipe", "ignore"]
-      })
+      const child = ChildProcess.spawn(
+        process.execPath,
+        [bin, "serve", "--host", "127.0.0.1", "--port", "0", ...args],
+        {
+          stdio: ["ignore", "pipe", "ignore"]
+        }
+      )
       let out = ""
       child.stdout.setEncoding("utf8").on("data", (text: string) => {
         out += text
