@@ -26,3 +26,7 @@ export * as LineLogger from "./LineLogger.js"
  * @since 0.1.0
  */
 export * as TcpServer from "./TcpServer.js"
+/**
+ * @since 0.1.0
+ */
+export * as TestClient from "./TestClient.js"
