@@ -189,6 +189,16 @@ const utf8Encoded = (): Encoded => {
   }
 }
 
+// The code units FD FF (an encoded U+FFFD) in `bytes`, `odd` being the byte before them when the stream so far
+// has an odd length, else -1.
+const utf16leEncoded = (bytes: Uint8Array, odd: number): number => {
+  let encoded = odd === 0xFD && bytes[0] === 0xFF ? 1 : 0
+  for (let i = odd === -1 ? 0 : 1; i + 1 < bytes.length; i += 2) {
+    if (bytes[i] === 0xFD && bytes[i + 1] === 0xFF) encoded++
+  }
+  return encoded
+}
+
 // Node's TextDecoder, counting U+FFFD in its output less the code units FD FF (an encoded U+FFFD) at even
 // offsets of the stream.
 class Utf16leDecoder implements Decoder {
@@ -205,11 +215,7 @@ class Utf16leDecoder implements Decoder {
     const n = bytes.length
     if (n === 0) return text
     const odd = this.odd
-    if (text.includes("\uFFFD")) {
-      let encoded = odd === 0xFD && bytes[0] === 0xFF ? 1 : 0
-      for (let i = odd === -1 ? 0 : 1; i + 1 < n; i += 2) if (bytes[i] === 0xFD && bytes[i + 1] === 0xFF) encoded++
-      this.count += countReplacements(text) - encoded
-    }
+    if (text.includes("\uFFFD")) this.count += countReplacements(text) - utf16leEncoded(bytes, odd)
     this.odd = ((odd === -1 ? 0 : 1) + n) % 2 === 1 ? bytes[n - 1] : -1
     return text
   }
@@ -226,8 +232,29 @@ const makeCodec = (encoding: string): Codec => {
   const dbcs = DbcsDecoder.tables(encoding)
   if (dbcs !== undefined) return fromStream(() => new DbcsDecoder.DbcsDecoder(dbcs))
   const codec = Iconv.getCodec(encoding)
-  if (codec === Iconv.getCodec("utf8")) return fromStream(() => new IconvDecoder(encoding, utf8Encoded()))
-  if (codec === Iconv.getCodec("utf16le")) return fromStream(() => new Utf16leDecoder())
+  if (codec === Iconv.getCodec("utf8")) {
+    return {
+      stream: () => new IconvDecoder(encoding, utf8Encoded()),
+      // Node's native decoder, as iconv-lite's, without creating one per message; the BOM dropped as iconv-lite does.
+      once: (bytes) => {
+        const decoded = asBuffer(bytes).toString("utf8")
+        const text = decoded.charCodeAt(0) === 0xFEFF ? decoded.slice(1) : decoded
+        return { text, invalid: text.includes("\uFFFD") ? countReplacements(text) - utf8Encoded()(bytes, true) : 0 }
+      }
+    }
+  }
+  if (codec === Iconv.getCodec("utf16le")) {
+    // One decoder for every message: a TextDecoder costs microseconds to create, and `decode` without
+    // `stream` starts afresh (BOM included).
+    const whole = new TextDecoder("utf-16le")
+    return {
+      stream: () => new Utf16leDecoder(),
+      once: (bytes) => {
+        const text = whole.decode(bytes)
+        return { text, invalid: text.includes("\uFFFD") ? countReplacements(text) - utf16leEncoded(bytes, -1) : 0 }
+      }
+    }
+  }
   return fromStream(() => new IconvDecoder(encoding, noneEncoded))
 }
 
