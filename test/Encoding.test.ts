@@ -77,6 +77,21 @@ describe("Encoding", () => {
     }
   })
 
+  it("decodes a message of 400 KB, and a stream of reads of every size, to the same text", () => {
+    const text = "你好，world😀".repeat(40_000)
+    const bytes = Iconv.encode(text, "gb18030")
+    assert.deepStrictEqual(Encoding.decodeCounting(bytes, "gb18030"), { text, invalid: 0 })
+    const decoder = Encoding.decoder("gb18030")
+    let offset = 0
+    let decoded = ""
+    for (const size of [1, 2, 3, 5, 4096, 65536, 1_000_000]) {
+      decoded += decoder.write(bytes.subarray(offset, offset + size))
+      offset += size
+    }
+    decoded += decoder.write(bytes.subarray(offset)) + decoder.end()
+    assert.strictEqual(decoded, text)
+  })
+
   describe("gb18030 four-byte sequences", () => {
     const cases: ReadonlyArray<readonly [string, string, number]> = [
       ["81 30 81 30", "\u0080", 0],

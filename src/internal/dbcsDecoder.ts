@@ -72,7 +72,8 @@ export const tables = (encoding: string): DbcsTables | undefined => {
     nodes,
     sequences,
     ranges: ranges === undefined ? undefined : { unicode: ranges.uChars, pointers: ranges.gbChars },
-    unitsPerByte: Math.max(2, longest)
+    // A sequence's last character may be outside the BMP (two code units).
+    unitsPerByte: Math.max(2, longest + 1)
   }
 }
 
@@ -91,7 +92,9 @@ const lastAtMost = (table: Table, value: number): number => {
 // One scratch buffer for the UTF-16LE output of every decoder (decoding is synchronous, and the result is copied
 // into a string before `write` returns), written byte by byte as iconv-lite does, whatever the platform's
 // endianness.
+// A larger output (a huge frame) gets a buffer of its own, so that one frame does not pin its size for good.
 let scratch = Buffer.allocUnsafe(4096)
+const SCRATCH_MAX = 1024 * 1024
 const EMPTY = new Uint8Array(0)
 
 // Below this many bytes of output, building the string by hand is faster than Buffer#toString (measured).
@@ -133,8 +136,10 @@ export class DbcsDecoder {
     }
     const length = input.length
     const capacity = 2 * length * unitsPerByte
-    if (scratch.length < capacity) scratch = Buffer.allocUnsafe(Math.max(capacity, scratch.length * 2))
-    const out = scratch
+    if (scratch.length < capacity && capacity <= SCRATCH_MAX) {
+      scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(capacity, scratch.length * 2)))
+    }
+    const out = capacity <= scratch.length ? scratch : Buffer.allocUnsafe(capacity)
     let j = 0
     let node = root
     let start = 0 // where the sequence being read began
