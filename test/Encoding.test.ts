@@ -193,6 +193,13 @@ describe("Encoding", () => {
       assert.deepStrictEqual(Encoding.unencodable("?", "ascii"), [])
     })
 
+    it("is empty for ASCII in every encoding with ASCII, and U+FEFF is a character, not a byte order mark", () => {
+      for (const encoding of ["utf8", "utf16le", "utf16", "utf32", "gbk", "latin1", "cp1252", "koi8r"]) {
+        assert.deepStrictEqual(Encoding.unencodable("abc 123", encoding), [], encoding)
+        assert.deepStrictEqual(Encoding.unencodable("\uFEFFabc", encoding.startsWith("utf") ? encoding : "gb18030"), [])
+      }
+    })
+
     it("counts an unpaired surrogate as unencodable", () => {
       assert.deepStrictEqual(Encoding.unencodable("a\uD800b", "utf8"), ["\uD800"])
     })
