@@ -91,8 +91,7 @@ const lastAtMost = (table: Table, value: number): number => {
 
 // One scratch buffer for the UTF-16LE output of every decoder (decoding is synchronous, and the result is copied
 // into a string before `write` returns), written byte by byte as iconv-lite does, whatever the platform's
-// endianness.
-// A larger output (a huge frame) gets a buffer of its own, so that one frame does not pin its size for good.
+// endianness. A larger output (a huge frame) gets a buffer of its own, so that one frame does not pin its size for good.
 let scratch = Buffer.allocUnsafe(4096)
 const SCRATCH_MAX = 1024 * 1024
 const EMPTY = new Uint8Array(0)
@@ -108,9 +107,9 @@ const toText = (out: Buffer, length: number): string => {
 }
 
 /**
- * A stateful decoder over iconv-lite's tables: `write` returns the text of the complete characters and keeps the bytes of an
- * incomplete one (at most three) for the next `write`; `end` flushes them; `invalid` counts the U+FFFD written
- * for invalid bytes.
+ * A stateful decoder over iconv-lite's tables: `write` returns the text of the complete characters and keeps the
+ * bytes of an incomplete one (at most three) for the next `write`; `end` flushes them; `invalid` counts the U+FFFD
+ * written for invalid bytes.
  *
  * @internal
  */
