@@ -307,17 +307,6 @@ export const decodeCounting = (
  */
 export const decode = (bytes: Uint8Array, encoding: string): string => codecFor(encoding).once(bytes).text
 
-/**
- * Whether `bytes` hold invalid sequences, `text` being their decoding.
- *
- * @deprecated Use {@link decodeCounting} for a message, and the `invalid` count of a {@link Decoder} for a
- *   stream: this cannot see a character cut off at the end of a read.
- * @since 0.1.0
- * @category decoding
- */
-export const hasInvalidBytes = (text: string, bytes: Uint8Array, encoding: string): boolean =>
-  text.includes("\uFFFD") && decodeCounting(bytes, encoding).invalid > 0
-
 const notTextEncodings = new Set(["base64", "hex", "binary"])
 
 /**
@@ -332,21 +321,6 @@ export const supported = (): ReadonlyArray<string> => {
   return Object.keys(Iconv.encodings ?? {})
     .filter((name) => !name.startsWith("_") && !notTextEncodings.has(name))
     .sort()
-}
-
-/**
- * The distinct characters of `text` that `encoding` cannot represent (iconv-lite would send them as `?`), in
- * order of first appearance; empty when every character can be encoded. The encoding must have been validated.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const unencodable = (text: string, encoding: string): ReadonlyArray<string> => {
-  const found: Array<string> = []
-  for (const char of new Set(text)) {
-    if (Iconv.decode(Iconv.encode(char, encoding), encoding) !== char) found.push(char)
-  }
-  return found
 }
 
 /**

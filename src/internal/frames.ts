@@ -123,16 +123,20 @@ export const make = (
         case "End": {
           if (flushed) return end
           flushed = true
+          const before = decoder.invalid
           const text = decoder.end()
           if (text.length === 0) return end
           // A character cut off at the end of input.
-          counters.decodeErrors++
-          if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
+          if (decoder.invalid > before) {
+            counters.decodeErrors++
+            if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
+          }
           return frame(noEnding, text, noEnding)
         }
         case "Chunk": {
+          const before = decoder.invalid
           const text = decoder.write(read.bytes)
-          if (Encoding.hasInvalidBytes(text, read.bytes, encoding)) {
+          if (decoder.invalid > before) {
             counters.decodeErrors++
             if (settings.decodeErrors === "fatal") return frameError("Undecodable", read.bytes.length, true)
           }
@@ -159,8 +163,8 @@ export const make = (
         switch (event._tag) {
           case "Frame": {
             spent = spend(event.bytes.length)
-            const text = Encoding.decode(event.bytes, encoding)
-            if (Encoding.hasInvalidBytes(text, event.bytes, encoding)) {
+            const { invalid, text } = Encoding.decodeCounting(event.bytes, encoding)
+            if (invalid > 0) {
               counters.decodeErrors++
               if (settings.decodeErrors === "fatal") return frameError("Undecodable", event.bytes.length, true)
             }
