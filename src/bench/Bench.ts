@@ -2,6 +2,8 @@
  * A load generator for request/reply TCP servers such as this one, in the spirit of `redis-benchmark`: many
  * client connections send a message and check that the expected reply comes back, byte for byte.
  *
+ * Not part of the library's API: it imports nothing of the server, and the CLI loads it only when `bench` runs.
+ *
  * The hot path is plain `node:net` callbacks reading into one shared buffer, so a round trip costs the generator
  * about what it costs a minimal `node:net` server; Effect runs the phases, the progress reports and the teardown:
  * every socket opened is closed when the run ends, fails or is interrupted.
@@ -27,12 +29,6 @@ import * as Net from "node:net"
 export type Mode = "pingpong" | "churn" | "hold"
 
 /**
- * @since 0.1.0
- * @category models
- */
-export const modes: ReadonlyArray<Mode> = ["pingpong", "churn", "hold"]
-
-/**
  * What to run.
  *
  * @since 0.1.0
@@ -46,6 +42,11 @@ export interface Options {
   readonly connections: number
   /** How long pingpong and churn run; in hold mode, the most the opening of the connections may take. */
   readonly duration: Duration.DurationInput
+  /**
+   * Pingpong and churn: how long the load runs before anything is counted (connections opened, code warmed up,
+   * other generators started). Ignored in hold mode. Default 0.
+   */
+  readonly warmup?: Duration.DurationInput | undefined
   /** The bytes sent for every round trip. */
   readonly message: Uint8Array
   /** The reply expected for every message; any other byte counts as an error. */
@@ -103,7 +104,7 @@ export interface Result {
   readonly host: string
   readonly port: number
   readonly connections: number
-  /** Seconds measured: the load phase for pingpong and churn, the whole run for hold. */
+  /** Seconds measured: the load phase after the warm-up for pingpong and churn, the whole run for hold. */
   readonly durationSec: number
   /** Correct replies received. */
   readonly replies: number
@@ -218,6 +219,7 @@ interface Resolved {
   readonly mode: Mode
   readonly connections: number
   readonly durationMs: number
+  readonly warmupMs: number
   readonly holdWaitMs: number
   readonly timeoutMs: number
   readonly connectWindow: number
@@ -239,7 +241,7 @@ const errorKind = (error: Error): string =>
 const retryDelayMs = 100
 
 class Engine {
-  readonly histogram = makeHistogram()
+  histogram = makeHistogram()
   readonly errorKinds = new Map<string, number>()
   readonly sessions = new Set<Session>()
   readonly timers = new Set<NodeJS.Timeout>()
@@ -302,6 +304,16 @@ class Engine {
 
   begin(): void {
     this.startedAt = performance.now()
+  }
+
+  /** Forgets what was counted so far (the warm-up) and starts the measured phase now. */
+  restart(): void {
+    this.histogram = makeHistogram()
+    this.errorKinds.clear()
+    this.replies = 0
+    this.errors = 0
+    this.completed = 0
+    this.begin()
   }
 
   /** Ends the load phase: nothing new starts and nothing more is counted. Idempotent. */
@@ -490,6 +502,10 @@ const timed = (engine: Engine, start: (engine: Engine) => void) =>
   Effect.gen(function*() {
     engine.begin()
     start(engine)
+    if (engine.options.warmupMs > 0) {
+      yield* Effect.sleep(Duration.millis(engine.options.warmupMs))
+      engine.restart()
+    }
     yield* Effect.sleep(Duration.millis(engine.options.durationMs))
     yield* drain(engine)
     return (engine.stoppedAt - engine.startedAt) / 1000
@@ -599,6 +615,7 @@ const resolve = (options: Options): Effect.Effect<Resolved, BenchOptionError> =>
     mode: Effect.succeed(options.mode),
     connections: wholeNumber("connections", options.connections, 1, 1_000_000),
     durationMs: millisOf("duration", options.duration, Number.MIN_VALUE),
+    warmupMs: millisOf("warmup", options.warmup ?? 0, 0),
     holdWaitMs: millisOf("hold-wait", options.holdWait ?? Duration.seconds(2), 0),
     timeoutMs: millisOf("timeout", options.timeout ?? Duration.seconds(10), Number.MIN_VALUE),
     connectWindow: wholeNumber("connect-window", options.connectWindow ?? 100, 1, 1_000_000),
@@ -629,6 +646,8 @@ const progressReports = (engine: Engine, report: (progress: Progress) => Effect.
   return Effect.sleep(Duration.seconds(1)).pipe(
     Effect.zipRight(Effect.suspend(() => {
       const now = performance.now()
+      // The counters start again from zero after a warm-up.
+      if (engine.replies < lastReplies) lastReplies = 0
       const rate = (engine.replies - lastReplies) / ((now - lastAt) / 1000)
       lastReplies = engine.replies
       lastAt = now
