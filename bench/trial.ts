@@ -213,7 +213,7 @@ export const trial = async (
     }
     sample()
     const sampler = setInterval(sample, 200)
-    // Hold: once the server's descriptors have stopped growing, measure what the held connections cost.
+    // Hold: once the server holds the connections (counted by its descriptors), measure what they cost.
     let held: Held | undefined
     let finished = false
     const watch = async () => {
@@ -224,9 +224,10 @@ export const trial = async (
         await sleep(200)
         const fds = descriptors(server.pid)
         if (fds === undefined) return
+        // Every connection held; or, when some never open, no change for 2 s with at least half of them.
         stable = fds === last && fds - idleFds >= scenario.connections / 2 ? stable + 1 : 0
         last = fds
-        if (stable < 3) continue
+        if (fds - idleFds < scenario.connections && stable < 10) continue
         const connections = fds - idleFds
         const rssKb = statusKb(server.pid, "VmRSS")
         const usage = await probe(server)
