@@ -93,7 +93,11 @@ const notes = (outcome: Outcome, kind: Kind, runs: ReadonlyArray<Done>) => {
   const killed = runs.filter((t) => t.stop.killed).length
   if (killed > 0) out.push(`${killed} killed after SIGINT`)
   const lines = median(runs.map((t) => t.logLinesPerReply))
-  if (lines !== undefined) out.push(`${num(lines, 2)} log lines per reply`)
+  // The log also holds the warm-up's messages and the connect and disconnect lines: at least one line per
+  // counted reply shows that no message went unlogged.
+  if (lines !== undefined) {
+    out.push(`${num(lines, 2)} log lines per counted reply${lines < 1 ? ": FEWER LINES THAN REPLIES" : ""}`)
+  }
   const errors = runs.reduce((sum, t) => sum + t.errors, 0)
   if (errors > 0) {
     const byKind = new Map<string, number>()
