@@ -128,6 +128,28 @@ export const cpuBusyTicks = (): Array<number> => {
   return [...lines.filter((line) => !line.startsWith("cpu ")).map(busy), all === undefined ? 0 : busy(all)]
 }
 
+/**
+ * The kernel threads that process network packets when interrupts cannot keep up (ksoftirqd/N), by CPU: their
+ * time is the benchmark's own loopback traffic, not another program's.
+ */
+export const packetThreads: ReadonlyMap<number, ReadonlyArray<number>> = (() => {
+  const threads = new Map<number, Array<number>>()
+  for (const entry of Fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cpu = /^ksoftirqd\/(\d+)$/.exec(Fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim())?.[1]
+      if (cpu !== undefined) threads.set(Number(cpu), [...(threads.get(Number(cpu)) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return threads
+})()
+
+/** CPU ticks of the packet threads of `cpu`. */
+export const packetTicks = (cpu: number): number =>
+  (packetThreads.get(cpu) ?? []).reduce((sum, pid) => sum + (cpuTicks(pid) ?? 0), 0)
+
 /** CPU % (of one core) the whole machine used over `ms`. */
 export const machineCpu = async (ms: number): Promise<number> => {
   const before = cpuBusyTicks().at(-1) ?? 0

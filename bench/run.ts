@@ -15,7 +15,8 @@
 // Every scenario runs each server --repeat times, rotating which one goes first, each time in a fresh process
 // pinned to CPU 0, with the generators pinned to CPU 1 (when taskset exists). Before each trial it waits for a
 // quiet machine. A trial is disturbed, and run again (twice at most, then dropped and reported as dropped), when
-// anything else used more than 10 % of the server's or the generators' core, or when several generators ended
+// anything else (not counting the kernel's packet threads) used more than 10 % of the server's or the generators'
+// core, or when several generators ended
 // more than max(0.3 s, 10 % of the duration) apart. When a server's figure spreads by more than 10 % of its
 // median over the runs, the scenario gets another round (twice at most); a spread still over 10 % is reported as
 // unstable next to the figure. Everything talks to 127.0.0.1 only; every process started here is stopped by PID.

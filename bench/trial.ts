@@ -12,6 +12,7 @@ import {
   launch,
   live,
   machineCpu,
+  packetTicks,
   sleep,
   statusKb,
   stopProcess,
@@ -154,6 +155,8 @@ interface Sample {
   readonly server: number | undefined
   readonly generators: number | undefined
   readonly cpus: ReadonlyArray<number>
+  /** Ticks of the packet threads of CPU 0 and CPU 1. */
+  readonly packets: readonly [number, number]
 }
 
 const cpuOver = (samples: ReadonlyArray<Sample>, from: number, to: number): Cpu => {
@@ -168,9 +171,10 @@ const cpuOver = (samples: ReadonlyArray<Sample>, from: number, to: number): Cpu 
   const server = percent(first.server ?? 0, last.server ?? 0)
   const generators = percent(first.generators ?? 0, last.generators ?? 0)
   const busy = (i: number) => percent(first.cpus[i] ?? 0, last.cpus[i] ?? 0)
+  const packets = (i: 0 | 1) => percent(first.packets[i], last.packets[i])
   const interference = hasTaskset && first.cpus.length >= 3
-    ? Math.max(0, busy(0) - server, busy(1) - generators)
-    : Math.max(0, busy(first.cpus.length - 1) - server - generators)
+    ? Math.max(0, busy(0) - server - packets(0), busy(1) - generators - packets(1))
+    : Math.max(0, busy(first.cpus.length - 1) - server - generators - packets(0) - packets(1))
   return { server, generators, interference }
 }
 
@@ -208,7 +212,8 @@ export const trial = async (
         t: performance.now() - start,
         server: cpuTicks(server.pid),
         generators: ticks.some((t) => t === undefined) ? undefined : ticks.reduce((a = 0, b = 0) => a + b, 0),
-        cpus: cpuBusyTicks()
+        cpus: cpuBusyTicks(),
+        packets: [packetTicks(0), packetTicks(1)]
       })
     }
     sample()
