@@ -211,7 +211,9 @@ export const trial = async (
       samples.push({
         t: performance.now() - start,
         server: cpuTicks(server.pid),
-        generators: ticks.some((t) => t === undefined) ? undefined : ticks.reduce((a = 0, b = 0) => a + b, 0),
+        generators: ticks.some((t) => t === undefined)
+          ? undefined
+          : ticks.reduce<number>((sum, t) => sum + (t ?? 0), 0),
         cpus: cpuBusyTicks(),
         packets: [packetTicks(0), packetTicks(1)]
       })

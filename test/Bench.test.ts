@@ -10,6 +10,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Bench from "../src/bench/Bench.js"
 import * as BenchCli from "../src/bench/BenchCli.js"
+import * as Histogram from "../src/bench/Histogram.js"
 import { Handler, TcpServer } from "../src/index.js"
 
 const gbk = (text: string) => Iconv.encode(text, "gbk")
@@ -225,9 +226,9 @@ describe("Bench", () => {
     }))
 })
 
-describe("Bench.makeHistogram", () => {
+describe("Histogram", () => {
   it("gives quantiles within 1% and the exact maximum", () => {
-    const histogram = Bench.makeHistogram()
+    const histogram = Histogram.make()
     for (let micros = 1; micros <= 100_000; micros++) histogram.record(micros)
     assert.strictEqual(histogram.count(), 100_000)
     for (const [q, exact] of [[0.5, 50_000], [0.9, 90_000], [0.99, 99_000], [0.999, 99_900]]) {
@@ -236,7 +237,7 @@ describe("Bench.makeHistogram", () => {
     assert.strictEqual(histogram.quantile(1), 100_000)
     assert.strictEqual(histogram.max(), 100_000)
     assert.approximately(histogram.mean(), 50_000.5, 0.001)
-    assert.strictEqual(Bench.makeHistogram().quantile(0.5), 0)
+    assert.strictEqual(Histogram.make().quantile(0.5), 0)
   })
 })
 
@@ -331,7 +332,7 @@ describe("the bench subcommand", () => {
       (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
     )
 
-  const generator = /\/bench\/(Bench|BenchMain)\.js$/
+  const generator = /\/bench\/(Bench|BenchMain|Engine|Histogram)\.js$/
 
   it.live("loads the load generator only when bench runs", () =>
     Effect.gen(function*() {
@@ -340,6 +341,6 @@ describe("the bench subcommand", () => {
       assert.deepStrictEqual(other.filter((url) => generator.test(url)), [])
       const port = yield* closedPort
       const bench = yield* modulesLoadedBy(["bench", "--port", String(port), "-c", "1", "--duration", "0.1", "--json"])
-      assert.strictEqual(bench.filter((url) => generator.test(url)).length, 2)
+      assert.strictEqual(bench.filter((url) => generator.test(url)).length, 4)
     }))
 })

@@ -16,7 +16,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Net from "node:net"
+import * as Engine from "./Engine.js"
+import * as Histogram from "./Histogram.js"
 
 /**
  * - `pingpong`: every connection sends the message, waits for the whole reply, and again, until the time is up.
@@ -26,7 +27,7 @@ import * as Net from "node:net"
  * @since 0.1.0
  * @category models
  */
-export type Mode = "pingpong" | "churn" | "hold"
+export type Mode = Engine.Mode
 
 /**
  * What to run.
@@ -140,352 +141,24 @@ export class BenchOptionError extends Data.TaggedError("BenchOptionError")<{
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Histogram
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * A latency histogram over microseconds: exact below 256 µs, then 128 buckets per power of two (under 0.8 %
- * error), up to about 268 s. Recording allocates nothing.
- *
- * @since 0.1.0
- * @category histogram
- */
-export interface Histogram {
-  readonly record: (micros: number) => void
-  readonly count: () => number
-  /** The value at quantile `q` (0 to 1) in microseconds; 0 when empty. */
-  readonly quantile: (q: number) => number
-  readonly max: () => number
-  readonly mean: () => number
-}
-
-const subBits = 7
-const subCount = 1 << subBits
-const maxShift = 20
-const maxMicros = (2 * subCount << maxShift) - 1
-
-/**
- * @since 0.1.0
- * @category histogram
- */
-export const makeHistogram = (): Histogram => {
-  const counts = new Float64Array(maxShift * subCount + 2 * subCount)
-  let total = 0
-  let sum = 0
-  let max = 0
-  let min = Number.POSITIVE_INFINITY
-  const indexOf = (value: number): number => {
-    const shift = Math.max(0, 31 - Math.clz32(value) - subBits)
-    return shift * subCount + (value >>> shift)
-  }
-  const middleOf = (index: number): number => {
-    if (index < 2 * subCount) return index
-    const shift = (index >>> subBits) - 1
-    const low = (index - shift * subCount) * 2 ** shift
-    return low + (2 ** shift - 1) / 2
-  }
-  return {
-    record: (micros) => {
-      const value = Math.min(maxMicros, Math.max(0, Math.round(micros)))
-      counts[indexOf(value)]++
-      total++
-      sum += value
-      if (value > max) max = value
-      if (value < min) min = value
-    },
-    count: () => total,
-    quantile: (q) => {
-      if (total === 0) return 0
-      const rank = Math.max(1, Math.ceil(q * total))
-      let seen = 0
-      for (let index = 0; index < counts.length; index++) {
-        seen += counts[index] ?? 0
-        if (seen >= rank) return Math.min(max, Math.max(min, middleOf(index)))
-      }
-      return max
-    },
-    max: () => max,
-    mean: () => total === 0 ? 0 : sum / total
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The engine: plain node:net callbacks
-// ---------------------------------------------------------------------------------------------------------------
-
-interface Resolved {
-  readonly host: string
-  readonly port: number
-  readonly mode: Mode
-  readonly connections: number
-  readonly durationMs: number
-  readonly warmupMs: number
-  readonly holdWaitMs: number
-  readonly timeoutMs: number
-  readonly connectWindow: number
-  readonly message: Buffer
-  readonly expect: Buffer
-}
-
-interface Handlers {
-  readonly ready: (session: Session) => void
-  /** The whole expected reply arrived; `micros` is the round trip. */
-  readonly reply: (session: Session, micros: number) => void
-  /** The session ended on an error (already counted); `connected` tells whether it had connected. */
-  readonly failed: (session: Session, connected: boolean) => void
-}
-
-const errorKind = (error: Error): string =>
-  "code" in error && typeof error.code === "string" ? error.code : error.message
-
-const retryDelayMs = 100
-
-class Engine {
-  histogram = makeHistogram()
-  readonly errorKinds = new Map<string, number>()
-  readonly sessions = new Set<Session>()
-  readonly timers = new Set<NodeJS.Timeout>()
-  readonly sweeper: NodeJS.Timeout
-  /** Every socket reads into this buffer; a read is checked before the next one can arrive. */
-  readonly readBuffer = Buffer.allocUnsafe(64 * 1024)
-  replies = 0
-  errors = 0
-  completed = 0
-  opened = 0
-  /** Sessions waiting for a reply. */
-  waiting = 0
-  /** No new work, nothing counted any more: set when the load phase ends or the run is interrupted. */
-  stopping = false
-  destroyed = false
-  startedAt = 0
-  stoppedAt = 0
-  openSec = 0
-  /** Called whenever a reply completes or a session closes, to wake {@link until}. */
-  watcher: (() => void) | undefined
-
-  constructor(readonly options: Resolved) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(250, Math.max(10, options.timeoutMs / 4)))
-  }
-
-  open(handlers: Handlers): Session {
-    return new Session(this, handlers)
-  }
-
-  error(kind: string): void {
-    this.errors++
-    this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1)
-  }
-
-  changed(): void {
-    this.watcher?.()
-  }
-
-  /** Runs `f` after `ms`, unless the run stops first. */
-  later(ms: number, f: () => void): void {
-    if (this.stopping) return
-    if (ms <= 0) return f()
-    const timer = setTimeout(() => {
-      this.timers.delete(timer)
-      if (!this.stopping) f()
-    }, ms)
-    this.timers.add(timer)
-  }
-
-  sweep(): void {
-    const now = performance.now()
-    for (const session of this.sessions) {
-      if (
-        (session.phase === "connecting" || session.phase === "waiting") && now - session.since > this.options.timeoutMs
-      ) {
-        session.fail("timeout")
-      }
-    }
-  }
-
-  begin(): void {
-    this.startedAt = performance.now()
-  }
-
-  /** Forgets what was counted so far (the warm-up) and starts the measured phase now. */
-  restart(): void {
-    this.histogram = makeHistogram()
-    this.errorKinds.clear()
-    this.replies = 0
-    this.errors = 0
-    this.completed = 0
-    this.begin()
-  }
-
-  /** Ends the load phase: nothing new starts and nothing more is counted. Idempotent. */
-  halt(): void {
-    if (this.stopping) return
-    this.stopping = true
-    this.stoppedAt = performance.now()
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-  }
-
-  /** Destroys every socket still open. Idempotent. */
-  destroy(): void {
-    this.halt()
-    if (this.destroyed) return
-    this.destroyed = true
-    clearInterval(this.sweeper)
-    for (const session of this.sessions) session.close()
-  }
-}
-
-class Session {
-  phase: "connecting" | "idle" | "waiting" | "closing" | "done" = "connecting"
-  /** When the current connect or round trip started. */
-  since: number
-  readonly openedAt: number
-  matched = 0
-  readonly socket: Net.Socket
-
-  constructor(readonly engine: Engine, readonly handlers: Handlers) {
-    this.openedAt = this.since = performance.now()
-    engine.sessions.add(this)
-    // `onread` hands every read to a callback in one shared buffer: no Buffer per read, no stream machinery.
-    const socket = Net.connect({
-      host: engine.options.host,
-      port: engine.options.port,
-      noDelay: true,
-      onread: {
-        buffer: engine.readBuffer,
-        callback: (length, buffer) => {
-          this.received(buffer, length)
-          return true
-        }
-      }
-    })
-    this.socket = socket
-    socket.on("connect", () => this.connected())
-    socket.on("error", (error) => this.fail(errorKind(error)))
-    socket.on("close", () => this.fail("closed"))
-  }
-
-  connected(): void {
-    if (this.phase !== "connecting") return
-    this.phase = "idle"
-    this.engine.opened++
-    if (this.engine.stopping) return this.end()
-    this.handlers.ready(this)
-  }
-
-  send(): void {
-    if (this.phase !== "idle") return
-    this.phase = "waiting"
-    this.engine.waiting++
-    this.matched = 0
-    this.since = performance.now()
-    this.socket.write(this.engine.options.message)
-  }
-
-  received(buffer: Uint8Array, length: number): void {
-    if (this.phase === "closing" || this.phase === "done") return
-    if (this.phase !== "waiting") return this.fail("unexpected")
-    const expect = this.engine.options.expect
-    const end = this.matched + length
-    if (end > expect.length || expect.compare(buffer, 0, length, this.matched, end) !== 0) {
-      return this.fail("mismatch")
-    }
-    this.matched = end
-    if (end < expect.length) return
-    this.phase = "idle"
-    this.engine.waiting--
-    if (this.engine.stopping) {
-      this.end()
-      return this.engine.changed()
-    }
-    this.engine.replies++
-    this.handlers.reply(this, (performance.now() - this.since) * 1000)
-  }
-
-  /** Ends the session on an error, which is counted unless the run is stopping. */
-  fail(kind: string): void {
-    if (this.phase === "done") return
-    const connected = this.phase !== "connecting"
-    this.close()
-    if (this.engine.stopping) return
-    this.engine.error(kind)
-    this.handlers.failed(this, connected)
-    this.engine.changed()
-  }
-
-  /** Closes politely: a FIN, then the session is done when the server has closed its side too. */
-  end(): void {
-    if (this.phase !== "idle") return
-    this.phase = "closing"
-    this.socket.end()
-  }
-
-  /** Ends the session at once, without an error. */
-  close(): void {
-    if (this.phase === "done") return
-    if (this.phase === "waiting") this.engine.waiting--
-    this.phase = "done"
-    this.engine.sessions.delete(this)
-    this.socket.destroy()
-    this.engine.changed()
-  }
-}
-
-/** Waits until `done()` holds, re-checked whenever a session changes, for at most `ms`. */
-const until = (engine: Engine, done: () => boolean, ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (done()) return resume(Effect.void)
-    engine.watcher = () => {
-      if (done()) {
-        engine.watcher = undefined
-        resume(Effect.void)
-      }
-    }
-    return Effect.sync(() => {
-      engine.watcher = undefined
-    })
-  }).pipe(Effect.timeoutOption(Duration.millis(ms)), Effect.asVoid)
-
-const drainMs = 1000
-
-/**
- * Ends a run without resetting connections: lets the round trips in flight finish (their replies are not
- * counted), closes every connection with a FIN and waits for the server to close its side, each step for at most
- * a second; then destroys whatever is left.
- */
-const drain = (engine: Engine): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    engine.halt()
-    for (const session of engine.sessions) {
-      if (session.phase === "connecting") session.close()
-    }
-    yield* until(engine, () => engine.waiting === 0, drainMs)
-    for (const session of engine.sessions) {
-      if (session.phase === "idle") session.end()
-    }
-    yield* until(engine, () => engine.sessions.size === 0, drainMs)
-    engine.destroy()
-  })
-
-// ---------------------------------------------------------------------------------------------------------------
 // Modes
 // ---------------------------------------------------------------------------------------------------------------
 
-const startPingpong = (engine: Engine): void => {
-  const handlers: Handlers = {
+const startPingpong = (engine: Engine.Engine): void => {
+  const handlers: Engine.Handlers = {
     ready: (session) => session.send(),
     reply: (session, micros) => {
       engine.histogram.record(micros)
       engine.completed++
       session.send()
     },
-    failed: (_, connected) => engine.later(connected ? 0 : retryDelayMs, () => engine.open(handlers))
+    failed: (_, connected) => engine.later(connected ? 0 : Engine.retryDelayMs, () => engine.open(handlers))
   }
   for (let i = 0; i < engine.options.connections; i++) engine.open(handlers)
 }
 
-const startChurn = (engine: Engine): void => {
-  const handlers: Handlers = {
+const startChurn = (engine: Engine.Engine): void => {
+  const handlers: Engine.Handlers = {
     ready: (session) => session.send(),
     reply: (session) => {
       engine.histogram.record((performance.now() - session.openedAt) * 1000)
@@ -493,12 +166,12 @@ const startChurn = (engine: Engine): void => {
       engine.completed++
       engine.open(handlers)
     },
-    failed: (_, connected) => engine.later(connected ? 0 : retryDelayMs, () => engine.open(handlers))
+    failed: (_, connected) => engine.later(connected ? 0 : Engine.retryDelayMs, () => engine.open(handlers))
   }
   for (let i = 0; i < engine.options.connections; i++) engine.open(handlers)
 }
 
-const timed = (engine: Engine, start: (engine: Engine) => void) =>
+const timed = (engine: Engine.Engine, start: (engine: Engine.Engine) => void) =>
   Effect.gen(function*() {
     engine.begin()
     start(engine)
@@ -507,23 +180,23 @@ const timed = (engine: Engine, start: (engine: Engine) => void) =>
       engine.restart()
     }
     yield* Effect.sleep(Duration.millis(engine.options.durationMs))
-    yield* drain(engine)
+    yield* Engine.drain(engine)
     return (engine.stoppedAt - engine.startedAt) / 1000
   })
 
-const hold = (engine: Engine) =>
+const hold = (engine: Engine.Engine) =>
   Effect.gen(function*() {
     const { connectWindow, connections, durationMs, holdWaitMs, timeoutMs } = engine.options
     const allOpen = yield* Deferred.make<void>()
     const allReplied = yield* Deferred.make<void>()
-    const held = new Set<Session>()
-    const waiting = new Set<Session>()
+    const held = new Set<Engine.Session>()
+    const waiting = new Set<Engine.Session>()
     let launched = 0
     let connecting = 0
-    const settle = (session: Session) => {
+    const settle = (session: Engine.Session) => {
       if (waiting.delete(session) && waiting.size === 0) Deferred.unsafeDone(allReplied, Exit.void)
     }
-    const handlers: Handlers = {
+    const handlers: Engine.Handlers = {
       ready: (session) => {
         connecting--
         held.add(session)
@@ -563,7 +236,7 @@ const hold = (engine: Engine) =>
       if (session.phase === "connecting") session.fail("timeout")
     }
     // The wait ends early if the server has closed every connection.
-    yield* until(engine, () => held.size === 0, holdWaitMs)
+    yield* Engine.until(engine, () => held.size === 0, holdWaitMs)
     const sentAt = performance.now()
     for (const session of held) {
       waiting.add(session)
@@ -573,7 +246,7 @@ const hold = (engine: Engine) =>
       yield* Deferred.await(allReplied).pipe(Effect.timeoutOption(Duration.millis(timeoutMs + 1000)))
     }
     const roundTripSec = (performance.now() - sentAt) / 1000
-    yield* drain(engine)
+    yield* Engine.drain(engine)
     return roundTripSec
   })
 
@@ -608,7 +281,7 @@ const nonEmpty = (option: string, bytes: Uint8Array) =>
     ? Effect.succeed(Buffer.from(bytes))
     : Effect.fail(new BenchOptionError({ option, value: "(empty)", expected: "at least one byte" }))
 
-const resolve = (options: Options): Effect.Effect<Resolved, BenchOptionError> =>
+const resolve = (options: Options): Effect.Effect<Engine.Resolved, BenchOptionError> =>
   Effect.all({
     host: Effect.succeed(options.host),
     port: wholeNumber("port", options.port, 1, 65535),
@@ -628,7 +301,7 @@ const round = (value: number, digits: number): number => {
   return Math.round(value * scale) / scale
 }
 
-const latencyOf = (histogram: Histogram): Latency => {
+const latencyOf = (histogram: Histogram.Histogram): Latency => {
   const ms = (micros: number) => round(micros / 1000, 3)
   return {
     p50: ms(histogram.quantile(0.5)),
@@ -640,7 +313,7 @@ const latencyOf = (histogram: Histogram): Latency => {
   }
 }
 
-const progressReports = (engine: Engine, report: (progress: Progress) => Effect.Effect<void>) => {
+const progressReports = (engine: Engine.Engine, report: (progress: Progress) => Effect.Effect<void>) => {
   let lastReplies = 0
   let lastAt = performance.now()
   return Effect.sleep(Duration.seconds(1)).pipe(
@@ -675,7 +348,7 @@ export const run: (options: Options) => Effect.Effect<Result, BenchOptionError> 
     const resolved = yield* resolve(options)
     return yield* Effect.scoped(Effect.gen(function*() {
       const engine = yield* Effect.acquireRelease(
-        Effect.sync(() => new Engine(resolved)),
+        Effect.sync(() => new Engine.Engine(resolved)),
         (engine) => Effect.sync(() => engine.destroy())
       )
       if (options.onProgress !== undefined) yield* Effect.forkScoped(progressReports(engine, options.onProgress))
