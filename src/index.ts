@@ -1,10 +1,6 @@
 /**
  * @since 0.1.0
  */
-export * as Cli from "./Cli.js"
-/**
- * @since 0.1.0
- */
 export * as Connection from "./Connection.js"
 /**
  * @since 0.1.0

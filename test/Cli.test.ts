@@ -2,7 +2,8 @@ import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Option } from "effect"
-import { Cli, Framing, Handler, TcpServer } from "../src/index.js"
+import * as Cli from "../src/Cli.js"
+import { Framing, Handler, TcpServer } from "../src/index.js"
 
 type Parsed = Command.Command.ParseConfig<typeof Cli.serveOptions>
 
