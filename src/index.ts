@@ -29,4 +29,8 @@ export * as Metrics from "./Metrics.js"
 /**
  * @since 0.1.0
  */
+export * as MetricsServer from "./MetricsServer.js"
+/**
+ * @since 0.1.0
+ */
 export * as TcpServer from "./TcpServer.js"
