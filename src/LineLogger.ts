@@ -209,6 +209,21 @@ const droppedLine = (format: Format) => (count: number): string =>
     cause: LogFormat.noCause
   })
 
+// Writes as much of `chunk` as the descriptor takes without blocking and returns the rest ("" when all of it was
+// written; pipes may take part of a write, and a full non-blocking pipe none: EAGAIN).
+const writeSync = (fd: number, chunk: string): Buffer => {
+  let bytes = Buffer.from(chunk)
+  while (bytes.length > 0) {
+    try {
+      bytes = bytes.subarray(Fs.writeSync(fd, bytes))
+    } catch (cause) {
+      if (typeof cause === "object" && cause !== null && "code" in cause && cause.code === "EAGAIN") return bytes
+      throw cause
+    }
+  }
+  return bytes
+}
+
 const standardStreams = (format: Format) =>
   Effect.gen(function*() {
     let exiting = false
@@ -216,7 +231,12 @@ const standardStreams = (format: Format) =>
       const buffer = LogBuffer.make(
         // Once the process is exiting only synchronous writes still happen; they would overtake what the stream
         // still holds, so they are only used when it holds nothing.
-        (chunk) => exiting && target.writableLength === 0 ? (Fs.writeSync(fd, chunk), true) : target.write(chunk),
+        (chunk) => {
+          if (!exiting || target.writableLength > 0) return target.write(chunk)
+          const rest = writeSync(fd, chunk)
+          // A full non-blocking pipe: what is left goes to the stream, which writes it if the process lives on.
+          return rest.length === 0 || target.write(rest)
+        },
         { dropped: droppedLine(format) }
       )
       return { buffer, target }
@@ -269,7 +289,7 @@ const logFile = (format: Format, path: string) =>
     // reopen or an exit can neither lose nor reorder a line.
     const buffer = LogBuffer.make((chunk) => {
       try {
-        Fs.writeSync(fd, chunk)
+        if (writeSync(fd, chunk).length > 0) throw new Error("the file did not accept the whole write")
         failing = false
       } catch (cause) {
         // Said once per run of failures, on stderr, which is the only place left.

@@ -273,6 +273,35 @@ describe("LineLogger under NodeRuntime.runMain", () => {
   }
 })
 
+describe("LineLogger at process exit", () => {
+  it("writes what is pending, to stdout and to a log file, when the process exits", async () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "line-logger-"))
+    try {
+      const file = Path.join(dir, "exit.log")
+      const proc = child(`
+        import { Effect, Layer } from "effect"
+        import * as LineLogger from "${dist("LineLogger.js")}"
+        const lines = Effect.forEach(["one", "two", "three"], (line) => Effect.logInfo(line))
+        // Logged, not yet written (both writers batch per event-loop turn), then exit in the same turn.
+        Effect.runFork(Effect.zipRight(lines, Effect.never).pipe(
+          Effect.provide(LineLogger.layerWith({ format: "logfmt", file: ${JSON.stringify(file)} }))
+        ))
+        Effect.runFork(Effect.zipRight(lines, Effect.sync(() => process.exit(0))).pipe(
+          Effect.provide(LineLogger.layer)
+        ))
+      `)
+      const out = collect(proc.stdout)
+      const err = collect(proc.stderr)
+      assert.strictEqual(await exited(proc), 0, err())
+      assert.strictEqual(out(), "one\ntwo\nthree\n")
+      const logged = Fs.readFileSync(file, "utf8").trimEnd().split("\n").map((line) => line.replace(/^.* message=/, ""))
+      assert.deepStrictEqual(logged, ["one", "two", "three"])
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("LineLogger on a pipe nobody reads", () => {
   it("keeps memory bounded, then reports the dropped lines once the pipe is read", async () => {
     const proc = child(`
