@@ -34,3 +34,7 @@ export * as MetricsServer from "./MetricsServer.js"
  * @since 0.1.0
  */
 export * as TcpServer from "./TcpServer.js"
+/**
+ * @since 0.1.0
+ */
+export * as Tracing from "./Tracing.js"
