@@ -12,6 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as LogBuffer from "./internal/logBuffer.js"
 import * as LogFormat from "./internal/logFormat.js"
@@ -352,3 +354,26 @@ export const layerWith = (options: Options): Layer.Layer<LineLogger, LineLoggerE
  * @category layers
  */
 export const layer: Layer.Layer<LineLogger> = Layer.unwrapScoped(standardStreams("tutorial"))
+
+/**
+ * While the scope is open, reopens the log file on `signal` (default `SIGHUP`, as logrotate's `postrotate`
+ * sends); a failed reopen is logged as a warning and the previous file stays in use. Installing the listener
+ * also stops the signal from ending the process, which is Node's default for SIGHUP.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const reopenOnSignal = (
+  signal: NodeJS.Signals = "SIGHUP"
+): Effect.Effect<void, never, LineLogger | Scope.Scope> =>
+  Effect.gen(function*() {
+    const logger = yield* LineLogger
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const onSignal = () => {
+      runFork(logger.reopen.pipe(Effect.catchAll((error) => Effect.logWarning(error.message))))
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on(signal, onSignal)),
+      () => Effect.sync(() => process.off(signal, onSignal))
+    )
+  })

@@ -219,6 +219,29 @@ describe("LineLogger.layerWith", () => {
       assert.strictEqual(Fs.readFileSync(file, "utf8"), "four\nERROR five\\nforged\n")
     }))
 
+  it.scoped("reopens the file on SIGHUP with reopenOnSignal", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "line-logger-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      const file = Path.join(dir, "server.log")
+      yield* Effect.gen(function*() {
+        const logger = yield* LineLogger.LineLogger
+        yield* LineLogger.reopenOnSignal()
+        yield* Effect.logInfo("before")
+        Fs.renameSync(file, `${file}.1`)
+        // Listeners run in the order they were added: this one after the reopen.
+        const signalled = Effect.async<void>((resume) => {
+          process.once("SIGHUP", () => resume(Effect.void))
+        })
+        process.kill(process.pid, "SIGHUP")
+        yield* signalled
+        yield* Effect.logInfo("after")
+        yield* logger.flush
+      }).pipe(Effect.scoped, Effect.provide(LineLogger.layerWith({ file })))
+      assert.strictEqual(Fs.readFileSync(`${file}.1`, "utf8"), "before\n")
+      assert.strictEqual(Fs.readFileSync(file, "utf8"), "after\n")
+    }))
+
   it.effect("fails with a readable error when the file cannot be opened", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
