@@ -49,3 +49,5 @@ await esbuild.build({
 })
 // tsc's declarations for the entry point describe a module that no longer exists.
 for (const file of ["bin.d.ts", "bin.d.ts.map"]) Fs.rmSync(Path.join(dist, file), { force: true })
+// Runnable as a program (`npx effect-tcp-server` in this repository runs it straight from dist/).
+Fs.chmodSync(Path.join(dist, "bin.js"), 0o755)

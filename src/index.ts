@@ -21,6 +21,10 @@ export * as LineLogger from "./LineLogger.js"
 /**
  * @since 0.1.0
  */
+export * as Metrics from "./Metrics.js"
+/**
+ * @since 0.1.0
+ */
 export * as TcpServer from "./TcpServer.js"
 /**
  * @since 0.1.0

@@ -312,9 +312,8 @@ describe("the bench subcommand", () => {
   const registration = `import { register } from "node:module"\nregister(${
     JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)
   })\n`
-  const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
 
-  /** The modules the built CLI loads when run with `args`. */
+  /** The modules the CLI loads when run with `args`, from tsc's modules (the bundled `dist/bin.js` is one file). */
   const modulesLoadedBy = (args: ReadonlyArray<string>) =>
     Effect.acquireUseRelease(
       Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "bench-modules-"))),
@@ -323,7 +322,7 @@ describe("the bench subcommand", () => {
           const log = Path.join(dir, "modules.log")
           const child = ChildProcess.execFile(
             process.execPath,
-            ["--import", `data:text/javascript,${encodeURIComponent(registration)}`, bin, ...args],
+            ["--import", `data:text/javascript,${encodeURIComponent(registration)}`, unbundled, ...args],
             { env: { ...process.env, BENCH_TEST_MODULE_LOG: log }, timeout: 20_000 },
             () => resume(Effect.sync(() => Fs.existsSync(log) ? Fs.readFileSync(log, "utf8").split("\n") : []))
           )
@@ -332,6 +331,7 @@ describe("the bench subcommand", () => {
       (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
     )
 
+  const unbundled = Path.join(import.meta.dirname, "utils", "cli-unbundled.mjs")
   const generator = /\/bench\/(Bench|BenchMain|Engine|Histogram)\.js$/
 
   it.live("loads the load generator only when bench runs", () =>

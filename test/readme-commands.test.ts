@@ -105,10 +105,13 @@ const killGroup = (child: ChildProcess.ChildProcess) => {
 /** Starts the server as `npm start -- ARGS` would, on 127.0.0.1 and a free port; killed with the scope. */
 const startServer = (args: string) =>
   Effect.gen(function*() {
-    assert.match(String(startScript), /^node /, "package.json's start script runs node")
+    assert.match(String(startScript), /^(exec )?node /, "package.json's start script runs node")
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        ChildProcess.spawn("bash", ["-c", `exec ${String(startScript)} ${args} --host 127.0.0.1 --port 0`], {
+        ChildProcess.spawn("bash", [
+          "-c",
+          `exec ${String(startScript).replace(/^exec /, "")} ${args} --host 127.0.0.1 --port 0`
+        ], {
           cwd: root,
           stdio: ["ignore", "pipe", "pipe"]
         })

@@ -1,0 +1,86 @@
+/** @internal */
+export interface Options {
+  /** Lines held while the destination is not draining; beyond it lines are dropped and counted. */
+  readonly maxPendingLines?: number | undefined
+  /** Characters (UTF-16 code units) held while the destination is not draining. */
+  readonly maxPendingChars?: number | undefined
+  /** The line written, once writing resumes, in place of the lines dropped meanwhile. */
+  readonly dropped?: ((count: number) => string) | undefined
+}
+
+/** @internal */
+export interface Buffer {
+  readonly push: (line: string) => void
+  readonly flush: () => void
+  readonly resume: () => void
+  readonly dropped: () => number
+}
+
+/** @internal */
+export const defaultMaxPendingLines = 10_000
+
+/** @internal */
+export const defaultMaxPendingChars = 1024 * 1024
+
+const defaultDropped = (count: number): string =>
+  `WARN ${count} log ${count === 1 ? "line" : "lines"} dropped: the log output was not being read`
+
+/**
+ * Lines are joined and written once per event-loop turn (or every 512 lines). When `write` returns `false` (a
+ * stream over its high-water mark) nothing more is written until `resume` is called (on `drain`); meanwhile at
+ * most `maxPendingLines` lines and `maxPendingChars` characters are held and the rest are dropped and counted,
+ * then reported by one line when writing resumes, in the place where they were lost.
+ *
+ * @internal
+ */
+export const make = (write: (chunk: string) => boolean | void, options?: Options): Buffer => {
+  const maxLines = options?.maxPendingLines ?? defaultMaxPendingLines
+  const maxChars = options?.maxPendingChars ?? defaultMaxPendingChars
+  const droppedLine = options?.dropped ?? defaultDropped
+  let pending: Array<string> = []
+  let pendingChars = 0
+  let scheduled = false
+  let blocked = false
+  let droppedNow = 0
+  let droppedTotal = 0
+  const flush = () => {
+    scheduled = false
+    if (blocked || pending.length === 0) return
+    const chunk = pending.join("")
+    pending = []
+    pendingChars = 0
+    if (write(chunk) === false) blocked = true
+  }
+  return {
+    push: (line) => {
+      const size = line.length + 1
+      if (pending.length > 0 && (pending.length >= maxLines || pendingChars + size > maxChars)) {
+        // Room is made by writing, unless the destination asked to wait.
+        flush()
+        if (pending.length > 0) {
+          droppedNow++
+          droppedTotal++
+          return
+        }
+      }
+      pending.push(line + "\n")
+      pendingChars += size
+      if (pending.length >= 512) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    flush,
+    resume: () => {
+      blocked = false
+      if (droppedNow > 0) {
+        // Everything held was accepted before the first drop, and everything after this line comes after.
+        pending.push(droppedLine(droppedNow) + "\n")
+        droppedNow = 0
+      }
+      flush()
+    },
+    dropped: () => droppedTotal
+  }
+}

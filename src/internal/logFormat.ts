@@ -1,0 +1,169 @@
+import * as Cause from "effect/Cause"
+import * as HashMap from "effect/HashMap"
+import * as Inspectable from "effect/Inspectable"
+import * as LogLevel from "effect/LogLevel"
+
+// C0 controls, DEL, C1 controls and the two Unicode line separators: everything a terminal or a line-oriented
+// log reader could take as layout. Printable text of any script is left alone.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+// eslint-disable-next-line no-control-regex -- as above
+const controlGlobal = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+
+const hex2 = (code: number): string => code.toString(16).padStart(2, "0")
+
+const escapeOne = (char: string): string => {
+  switch (char) {
+    case "\n":
+      return "\\n"
+    case "\r":
+      return "\\r"
+    case "\t":
+      return "\\t"
+    case "\u2028":
+      return "\\u2028"
+    case "\u2029":
+      return "\\u2029"
+    default:
+      return `\\x${hex2(char.charCodeAt(0))}`
+  }
+}
+
+/** @internal */
+export const escapeControl = (text: string): string =>
+  control.test(text) ? text.replace(controlGlobal, escapeOne) : text
+
+/** @internal */
+export const renderMessage = (message: unknown): string =>
+  Array.isArray(message)
+    ? message.length === 1 && typeof message[0] === "string"
+      ? message[0]
+      : message.map((part) => typeof part === "string" ? part : Inspectable.toStringUnknown(part)).join(" ")
+    : typeof message === "string"
+    ? message
+    : Inspectable.toStringUnknown(message)
+
+/** @internal */
+export const levelName = (level: LogLevel.LogLevel): string =>
+  level._tag === "Warning" ? "warn" : level._tag.toLowerCase()
+
+// The connection fields first, in the order a person reads them; any other annotation after them by name.
+const preferred = ["event", "connection", "remote_address", "remote_port", "text", "bytes", "hex"]
+const reserved = new Set(["timestamp", "level", "message", "cause"])
+
+/**
+ * The annotations in a stable order; one whose name is a record field (`timestamp`, `level`, `message`, `cause`)
+ * is written as `annotation_<name>` so it cannot overwrite it.
+ *
+ * @internal
+ */
+export const fields = (
+  annotations: HashMap.HashMap<string, unknown>
+): ReadonlyArray<readonly [string, unknown]> => {
+  if (HashMap.size(annotations) === 0) return []
+  const result: Array<readonly [string, unknown]> = []
+  for (const key of preferred) {
+    const value = HashMap.get(annotations, key)
+    if (value._tag === "Some") result.push([key, value.value])
+  }
+  const rest = Array.from(HashMap.keys(annotations)).filter((key) => !preferred.includes(key)).sort()
+  for (const key of rest) {
+    const value = HashMap.unsafeGet(annotations, key)
+    result.push([reserved.has(key) ? `annotation_${key}` : key, value])
+  }
+  return result
+}
+
+/** @internal */
+export const noAnnotations: HashMap.HashMap<string, unknown> = HashMap.empty()
+
+/** @internal */
+export const noCause: Cause.Cause<unknown> = Cause.empty
+
+/** @internal */
+export interface Record {
+  readonly date: Date
+  readonly logLevel: LogLevel.LogLevel
+  readonly message: unknown
+  readonly annotations: HashMap.HashMap<string, unknown>
+  readonly cause: Cause.Cause<unknown>
+}
+
+const jsonValue = (value: unknown): unknown => {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return value
+    case "bigint":
+      return value.toString()
+    default:
+      return value === null || value === undefined ? null : Inspectable.toJSON(value)
+  }
+}
+
+/**
+ * One JSON object per line. `JSON.stringify` escapes every control character, so a client's text cannot end the
+ * record; U+2028 and U+2029, which it leaves alone, are escaped too.
+ *
+ * @internal
+ */
+export const json = (record: Record): string => {
+  const object: { [key: string]: unknown } = {
+    timestamp: record.date.toISOString(),
+    level: levelName(record.logLevel),
+    message: renderMessage(record.message)
+  }
+  for (const [key, value] of fields(record.annotations)) object[key] = jsonValue(value)
+  if (!Cause.isEmpty(record.cause)) object.cause = Cause.pretty(record.cause)
+  return JSON.stringify(object).replace(/[\u2028\u2029]/g, (char) => char === "\u2028" ? "\\u2028" : "\\u2029")
+}
+
+// A bare logfmt value: no space, quote, equals sign, backslash or control character, and not empty.
+// eslint-disable-next-line no-control-regex -- as above
+const bare = /^[^\s"=\\\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/
+
+/**
+ * A logfmt value: bare when it can be, otherwise in double quotes with `\\`, `\"` and the control characters
+ * escaped. A backslash is only ever written inside quotes, and there always doubled, so `\n` in a quoted value
+ * is always an escaped newline and never a client's backslash followed by `n`.
+ *
+ * @internal
+ */
+export const logfmtValue = (text: string): string =>
+  bare.test(text) ? text : `"${escapeControl(text.replace(/[\\"]/g, (char) => `\\${char}`))}"`
+
+const stringValue = (value: unknown): string =>
+  typeof value === "string" ? value : value === undefined ? "" : Inspectable.toStringUnknown(value, 0)
+
+/** @internal */
+export const logfmt = (record: Record): string => {
+  let line = `timestamp=${record.date.toISOString()} level=${levelName(record.logLevel)} message=${
+    logfmtValue(renderMessage(record.message))
+  }`
+  for (const [key, value] of fields(record.annotations)) {
+    line += ` ${logfmtKey(key)}=${logfmtValue(stringValue(value))}`
+  }
+  if (!Cause.isEmpty(record.cause)) line += ` cause=${logfmtValue(Cause.pretty(record.cause))}`
+  return line
+}
+
+// Keys are ours, but an annotation name could still hold anything: keep only what logfmt readers accept.
+const logfmtKey = (key: string): string => {
+  const cleaned = key.replace(/[^A-Za-z0-9_.-]/g, "_")
+  return cleaned.length === 0 ? "_" : cleaned
+}
+
+/**
+ * Today's tutorial lines: Info and below as the bare message (for stdout); warnings and errors with their level
+ * (for stderr), followed by the pretty cause when there is one. The message is escaped; the cause, written by
+ * this program, is not.
+ *
+ * @internal
+ */
+export const tutorial = (record: Record): string => {
+  const text = escapeControl(renderMessage(record.message))
+  if (LogLevel.lessThan(record.logLevel, LogLevel.Warning)) return text
+  const label = record.logLevel._tag === "Warning" ? "WARN" : record.logLevel.label
+  return Cause.isEmpty(record.cause) ? `${label} ${text}` : `${label} ${text}\n${Cause.pretty(record.cause)}`
+}

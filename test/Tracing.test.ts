@@ -1,0 +1,133 @@
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { assert, describe, it } from "@effect/vitest"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { ConfigError, ConfigProvider, Effect, Exit, Layer, Queue, Schema, Scope } from "effect"
+import * as Http from "node:http"
+import * as Tracing from "../src/Tracing.js"
+
+// One connection's life as the server will trace it: until the TCP server opens these spans itself, the test opens
+// them as it will (withConnectionSpan around the connection, a frame event per frame, a handler span, the totals at
+// the end). Once wired, drive them with a real client instead.
+const connection = Effect.gen(function*() {
+  const span = yield* Effect.currentSpan
+  Tracing.unsafeFrameEvent(span, 1, 5)
+  yield* Effect.void.pipe(Effect.withSpan("handler"))
+  Tracing.unsafeFrameEvent(span, 2, 3)
+  // Past the limit: not recorded.
+  Tracing.unsafeFrameEvent(span, Tracing.maxFrameEvents + 1, 9)
+  Tracing.unsafeEndConnection(span, {
+    bytesReceived: 8,
+    bytesSent: 40,
+    framesReceived: 2,
+    repliesSent: 2,
+    closeReason: "eof"
+  })
+}).pipe(Tracing.withConnectionSpan({ id: 7, remoteAddress: "127.0.0.1", remotePort: 50123 }))
+
+describe("Tracing", () => {
+  it.live("a connection span with its peer, totals, frame events and the handler's span as a child", () =>
+    Effect.gen(function*() {
+      const exporter = new InMemorySpanExporter()
+      // Read before the SDK shuts down, which empties the exporter.
+      const spans = yield* connection.pipe(
+        Effect.andThen(() => exporter.getFinishedSpans()),
+        Effect.provide(NodeSdk.layer(() => ({ spanProcessor: new SimpleSpanProcessor(exporter) })))
+      )
+      const root = spans.find((span) => span.name === Tracing.connectionSpanName)
+      const handler = spans.find((span) => span.name === "handler")
+      assert.isDefined(root)
+      assert.isDefined(handler)
+      assert.strictEqual(handler!.parentSpanContext?.spanId, root!.spanContext().spanId)
+      assert.isUndefined(root!.parentSpanContext)
+      assert.deepInclude(root!.attributes, {
+        "connection.id": 7,
+        "network.peer.address": "127.0.0.1",
+        "network.peer.port": 50123,
+        "tcp_server.bytes_received": 8,
+        "tcp_server.bytes_sent": 40,
+        "tcp_server.frames_received": 2,
+        "tcp_server.replies_sent": 2,
+        "tcp_server.close_reason": "eof"
+      })
+      assert.deepStrictEqual(root!.events.map((event) => [event.name, event.attributes]), [
+        ["frame", { "tcp_server.frame_bytes": 5 }],
+        ["frame", { "tcp_server.frame_bytes": 3 }]
+      ])
+      // Event times are on the span's (real) clock, between its start and its end.
+      const toNanos = ([seconds, nanos]: readonly [number, number]) => seconds * 1e9 + nanos
+      for (const event of root!.events) {
+        assert.isAtLeast(toNanos(event.time), toNanos(root!.startTime) - 1e6)
+        assert.isAtMost(toNanos(event.time), toNanos(root!.endTime) + 1e6)
+      }
+    }))
+
+  it.effect("layerConfig without an endpoint turns tracing off", () =>
+    Effect.gen(function*() {
+      const exporter = new InMemorySpanExporter()
+      const sdk = NodeSdk.layer(() => ({ spanProcessor: new SimpleSpanProcessor(exporter) }))
+      const traced = (layer: Layer.Layer<never, ConfigError.ConfigError>) =>
+        connection.pipe(
+          Effect.andThen(() => exporter.getFinishedSpans().length),
+          Effect.provide(layer),
+          Effect.provide(sdk),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TCP_SERVER_OTLP_ENDPOINT", ""]])))
+        )
+      assert.strictEqual(yield* traced(Layer.empty), 2)
+      assert.strictEqual(yield* traced(Tracing.layerConfig), 0)
+    }))
+})
+
+const OtlpTraces = Schema.Struct({
+  resourceSpans: Schema.Array(Schema.Struct({
+    scopeSpans: Schema.Array(Schema.Struct({
+      spans: Schema.Array(Schema.Struct({
+        name: Schema.String,
+        attributes: Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.Unknown }))
+      }))
+    }))
+  }))
+})
+
+describe("Tracing.layer", () => {
+  it.scopedLive("sends the spans over OTLP/HTTP to the collector at the endpoint", () =>
+    Effect.gen(function*() {
+      // A collector for the test: records every request to /v1/traces.
+      const received = yield* Queue.unbounded<typeof OtlpTraces.Type>()
+      const server = yield* NodeHttpServer.make(() => Http.createServer(), { host: "127.0.0.1", port: 0 })
+      yield* HttpServer.serveEffect(HttpRouter.empty.pipe(
+        HttpRouter.post(
+          "/v1/traces",
+          Effect.gen(function*() {
+            const body = yield* HttpServerRequest.schemaBodyJson(OtlpTraces)
+            yield* Queue.offer(received, body)
+            return HttpServerResponse.empty({ status: 200 })
+          })
+        )
+      )).pipe(Effect.provideService(HttpServer.HttpServer, server))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+
+      const scope = yield* Scope.make()
+      const tracing = yield* Layer.buildWithScope(
+        Tracing.layer({ endpoint: `http://127.0.0.1:${port}/`, exportInterval: "1 hour" }),
+        scope
+      )
+      yield* connection.pipe(Effect.provide(tracing))
+      // Released: what is pending is sent.
+      yield* Scope.close(scope, Exit.void)
+      const request = yield* Queue.take(received)
+      const spans = request.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))
+      assert.deepStrictEqual(spans.map((span) => span.name).sort(), ["handler", Tracing.connectionSpanName])
+      const root = spans.find((span) => span.name === Tracing.connectionSpanName)!
+      assert.includeMembers(root.attributes.map((attribute) => attribute.key), [
+        "connection.id",
+        "network.peer.address",
+        "network.peer.port",
+        "tcp_server.close_reason"
+      ])
+    }))
+})
