@@ -2,9 +2,10 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
+import * as Process from "node:process"
 import * as Cli from "../../dist/Cli.js"
 
-Cli.run("0.0.0")(process.argv).pipe(
+Cli.run("0.0.0")(Process.argv).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )
