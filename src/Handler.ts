@@ -114,11 +114,11 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
     const answer = answerOf(replyIn(connection.encoding))
     // A read that completes no character (half of a GBK character, in chunk framing) is neither logged nor
     // answered, as in the tutorial, which would print an empty line.
-    return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
+    return Effect.annotateLogs(Effect.logInfo(`客户端连接成功: ${peer}`), "event", "connected").pipe(
       Effect.zipRight(connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
         log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
       })),
-      Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
+      Effect.ensuring(Effect.annotateLogs(Effect.logInfo(`客户端下线了: ${peer}`), "event", "disconnected"))
     )
   }
 }

@@ -16,35 +16,27 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import * as Http from "node:http"
 import * as Metrics from "./Metrics.js"
+import * as ReadinessModule from "./Readiness.js"
 
 /**
- * Whether the server is ready for clients: `GET /readyz` answers 200 while it is, 503 while it is not. It starts
- * not ready; the TCP server sets it once it listens and clears it when a shutdown starts.
- *
  * @since 0.1.0
  * @category tags
  */
-export class Readiness extends Context.Tag("effect-tcp-server/MetricsServer/Readiness")<Readiness, {
-  readonly isReady: Effect.Effect<boolean>
-  readonly setReady: (ready: boolean) => Effect.Effect<void>
-}>() {}
+export const Readiness = ReadinessModule.Readiness
 
 /**
- * A {@link Readiness}, not ready at first.
- *
+ * @since 0.1.0
+ * @category tags
+ */
+export type Readiness = ReadinessModule.Readiness
+
+/**
  * @since 0.1.0
  * @category layers
  */
-export const layerReadiness: Layer.Layer<Readiness> = Layer.effect(
-  Readiness,
-  Effect.map(
-    Ref.make(false),
-    (ref) => Readiness.of({ isReady: Ref.get(ref), setReady: (ready) => Ref.set(ref, ready) })
-  )
-)
+export const layerReadiness = ReadinessModule.layer
 
 /**
  * Where the metrics server listens (the port it got when asked for port 0).

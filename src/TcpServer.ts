@@ -18,6 +18,7 @@ import * as Framing from "./Framing.js"
 import * as HandlerModule from "./Handler.js"
 import * as Admission from "./internal/admission.js"
 import * as Server from "./internal/server.js"
+import * as Readiness from "./Readiness.js"
 import * as TestClient from "./TestClient.js"
 
 /**
@@ -339,7 +340,8 @@ export const make: <E = ConnectionFailure, R = never>(
     maxAge: yield* duration("maximum connection age", options.maxConnectionAge, undefined, true),
     shutdownGrace: (yield* duration("shutdown grace", options.shutdownGrace, defaults.shutdownGrace, false)) ??
       Duration.zero,
-    handler
+    handler,
+    readiness: yield* Effect.serviceOption(Readiness.Readiness)
   }).pipe(Effect.mapError((failure) => listenError(host, port, failure.cause)))
   return TcpServer.of({
     address: running.address,

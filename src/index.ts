@@ -25,6 +25,10 @@ export * as Metrics from "./Metrics.js"
 /**
  * @since 0.1.0
  */
+export * as Readiness from "./Readiness.js"
+/**
+ * @since 0.1.0
+ */
 export * as TcpServer from "./TcpServer.js"
 /**
  * @since 0.1.0

@@ -1,17 +1,23 @@
+import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
-import type { Connection, ConnectionError, ConnectionFailure, Frame } from "../Connection.js"
+import { type Connection, ConnectionError, type ConnectionFailure, type Frame } from "../Connection.js"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
+import * as Metrics from "../Metrics.js"
+import * as ConnectionSpan from "./connectionSpan.js"
 import * as FiberLog from "./fiberLog.js"
 import * as Frames from "./frames.js"
 import * as Reader from "./reader.js"
 import type * as Registry from "./registry.js"
+import * as Tally from "./tally.js"
 import * as WakeUp from "./wakeUp.js"
 import * as Writer from "./writer.js"
 
@@ -57,6 +63,36 @@ export interface Options {
   readonly settings: Settings
   readonly registry: Registry.Registry
   readonly scope: Scope.Scope
+  /** The connection's span, when tracing is on. */
+  readonly span: Tracer.Span | undefined
+}
+
+const errorCode = (cause: unknown): unknown => cause instanceof Error && "code" in cause ? cause.code : undefined
+
+/**
+ * Why a connection closed, as the `reason` of `tcp_server_connections_closed`.
+ *
+ * @internal
+ */
+export const closeReason = (
+  exit: Exit.Exit<unknown, unknown>,
+  draining: boolean
+): Metrics.CloseReason => {
+  if (Exit.isSuccess(exit)) return draining ? "shutdown" : "eof"
+  if (Cause.isInterruptedOnly(exit.cause)) return "shutdown"
+  const failure = Cause.failureOption(exit.cause)
+  if (failure._tag === "None" || !(failure.value instanceof ConnectionError)) return "error"
+  switch (failure.value.reason) {
+    case "IdleTimeout":
+      return "idle"
+    case "WriteTimeout":
+      return "write_timeout"
+    case "MaxAge":
+      return "max_age"
+    case "Read":
+    case "Write":
+      return errorCode(failure.value.cause) === "ECONNRESET" ? "reset" : "error"
+  }
 }
 
 const lf = new Uint8Array([0x0a])
@@ -76,20 +112,28 @@ const secondReader = (label: string, first: string, second: string) =>
  *
  * @internal
  */
-export const make = ({ id, peer, registry, scope, settings, socket }: Options): Effect.Effect<Connection> =>
+export const make = ({ id, peer, registry, scope, settings, socket, span }: Options): Effect.Effect<Connection> =>
   Effect.clockWith((clock) => {
-    const reader = Reader.make(socket, registry, clock, settings.idleTimeout)
-    const write = Writer.make(socket, settings.writeTimeout)
+    const tally = Tally.make(span)
+    Metrics.unsafeAccepted()
+    const reader = Reader.make(socket, registry, clock, settings.idleTimeout, tally)
+    const write = Writer.make(socket, settings.writeTimeout, tally)
     const { encoding, framing } = settings
     const label = `connection ${id} from ${formatPeer(peer)}`
     let ending = settings.replyEnding ?? lf
     const take = Frames.make(reader, settings, label, (received) => {
       if (settings.replyEnding === undefined) ending = received
-    })
+    }, tally)
     const frameBytes = (bytes: Uint8Array) => Framing.encodeFrame(framing, bytes, ending)
     // Framed when run, not when called: the line ending is the one the client used last at that moment.
-    const sendNow = (bytes: Uint8Array): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> | undefined =>
-      framing._tag === "Chunk" ? write(bytes) : Either.match(frameBytes(bytes), { onLeft: Effect.fail, onRight: write })
+    const sendNow = (
+      bytes: Uint8Array
+    ): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> | undefined => {
+      Tally.reply(tally)
+      return framing._tag === "Chunk"
+        ? write(bytes)
+        : Either.match(frameBytes(bytes), { onLeft: Effect.fail, onRight: write })
+    }
 
     // Which of the two modes reads this connection, once one has started.
     let reading: "receive" | "respond" | undefined
@@ -146,7 +190,9 @@ export const make = ({ id, peer, registry, scope, settings, socket }: Options): 
                 case "Frame": {
                   if (logLine !== undefined && format !== undefined) {
                     const line = format(taken)
-                    if (line !== undefined) logLine(line)
+                    if (line !== undefined) {
+                      logLine(line, [["event", "message"], ["text", taken.text], ["bytes", taken.bytes.length]])
+                    }
                   }
                   const reply = f(taken)
                   if (reply === undefined) continue
@@ -179,6 +225,17 @@ export const make = ({ id, peer, registry, scope, settings, socket }: Options): 
     return Effect.as(
       Scope.addFinalizerExit(scope, (exit) => {
         reader.discard()
+        const reason = closeReason(exit, registry.draining)
+        Metrics.unsafeClosed(reason)
+        if (span !== undefined) {
+          ConnectionSpan.unsafeEndConnection(span, {
+            bytesReceived: tally.bytesIn,
+            bytesSent: tally.bytesOut,
+            framesReceived: tally.frames,
+            repliesSent: tally.replies,
+            closeReason: reason
+          })
+        }
         const goodbye = registry.draining && settings.goodbye !== undefined
           ? Either.getOrUndefined(frameBytes(settings.goodbye))
           : undefined

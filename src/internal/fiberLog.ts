@@ -3,6 +3,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Inspectable from "effect/Inspectable"
 import * as LogLevel from "effect/LogLevel"
 
@@ -20,7 +21,7 @@ import * as LogLevel from "effect/LogLevel"
 export const make = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   level: LogLevel.LogLevel
-): ((line: string) => void) | undefined => {
+): ((line: string, extra?: ReadonlyArray<readonly [string, unknown]>) => void) | undefined => {
   if (LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), level)) return undefined
   const loggers = fiber.getFiberRef(FiberRef.currentLoggers)
   const spans = fiber.getFiberRef(FiberRef.currentLogSpan)
@@ -28,7 +29,11 @@ export const make = (
   const context = fiber.getFiberRefs()
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   const fiberId = fiber.id()
-  return (line) => {
+  return (line, extra) => {
+    let lineAnnotations = annotations
+    if (extra !== undefined) {
+      for (const [key, value] of extra) lineAnnotations = HashMap.set(lineAnnotations, key, value)
+    }
     const options = {
       fiberId,
       logLevel: level,
@@ -37,7 +42,7 @@ export const make = (
       cause: Cause.empty,
       context,
       spans,
-      annotations,
+      annotations: lineAnnotations,
       date: new Date(clock.unsafeCurrentTimeMillis())
     }
     Inspectable.withRedactableContext(context, () => {

@@ -2,7 +2,9 @@ import type * as Connection from "../Connection.js"
 import { type ConnectionError, FrameError } from "../Connection.js"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
+import * as Metrics from "../Metrics.js"
 import type * as Reader from "./reader.js"
+import * as Tally from "./tally.js"
 
 /**
  * A frame, as the public `Frame` with a tag, so that taking one allocates nothing more.
@@ -77,7 +79,8 @@ export const make = (
   reader: Reader.Reader,
   settings: Settings,
   label: string,
-  onEnding: (ending: Uint8Array) => void
+  onEnding: (ending: Uint8Array) => void,
+  tally: Tally.Tally
 ): () => Taken => {
   const { counters, encoding, framing } = settings
   const policy = framing._tag === "Chunk" ? "skip" : framing.onOversized
@@ -129,8 +132,10 @@ export const make = (
           // A character cut off at the end of input.
           if (decoder.invalid > before) {
             counters.decodeErrors++
+            Metrics.unsafeIncrement(Metrics.framesUndecodable)
             if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
           }
+          Tally.frame(tally, 0)
           return frame(noEnding, text, noEnding)
         }
         case "Chunk": {
@@ -138,8 +143,10 @@ export const make = (
           const text = decoder.write(read.bytes)
           if (decoder.invalid > before) {
             counters.decodeErrors++
+            Metrics.unsafeIncrement(Metrics.framesUndecodable)
             if (settings.decodeErrors === "fatal") return frameError("Undecodable", read.bytes.length, true)
           }
+          Tally.frame(tally, read.bytes.length)
           return frame(read.bytes, text, noEnding)
         }
       }
@@ -166,13 +173,16 @@ export const make = (
             const { invalid, text } = Encoding.decodeCounting(event.bytes, encoding)
             if (invalid > 0) {
               counters.decodeErrors++
+              Metrics.unsafeIncrement(Metrics.framesUndecodable)
               if (settings.decodeErrors === "fatal") return frameError("Undecodable", event.bytes.length, true)
             }
             if (event.ending.length > 0) onEnding(event.ending)
+            Tally.frame(tally, event.bytes.length)
             return frame(event.bytes, text, event.ending)
           }
           case "Oversized": {
             counters.oversized++
+            Metrics.unsafeIncrement(Metrics.framesOversized)
             return frameError("TooLong", event.length, event.complete)
           }
           case "Incomplete":

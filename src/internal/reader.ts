@@ -3,6 +3,7 @@ import type * as Duration from "effect/Duration"
 import type * as Net from "node:net"
 import { ConnectionError } from "../Connection.js"
 import type * as Registry from "./registry.js"
+import * as Tally from "./tally.js"
 import * as WakeUp from "./wakeUp.js"
 
 /**
@@ -40,7 +41,8 @@ export const make = (
   socket: Net.Socket,
   registry: Registry.Registry,
   clock: Clock.Clock,
-  idleTimeout: Duration.Duration | undefined
+  idleTimeout: Duration.Duration | undefined,
+  tally: Tally.Tally
 ): Reader => {
   const wakeUp = WakeUp.make(() => {
     watched.since = clock.unsafeCurrentTimeMillis()
@@ -56,6 +58,7 @@ export const make = (
   let discarding = false
   const highWaterMark = socket.readableHighWaterMark
   const onData = (chunk: Buffer) => {
+    Tally.received(tally, chunk.length)
     if (discarding) return
     chunks.push(chunk)
     queued += chunk.length

@@ -7,14 +7,18 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
 import { ConnectionError, type Handler } from "../Connection.js"
 import * as Framing from "../Framing.js"
+import * as Metrics from "../Metrics.js"
+import type * as Readiness from "../Readiness.js"
 import * as Admission from "./admission.js"
 import * as Connection from "./connection.js"
+import * as ConnectionSpan from "./connectionSpan.js"
 import * as Listener from "./listener.js"
 import * as Registry from "./registry.js"
 import * as Writer from "./writer.js"
@@ -33,6 +37,8 @@ export interface Options<E, R> {
   readonly maxAge: Duration.Duration | undefined
   readonly shutdownGrace: Duration.Duration
   readonly handler: Handler<E, R>
+  /** Set once listening, cleared when a shutdown starts. */
+  readonly readiness: Option.Option<Readiness.Readiness["Type"]>
 }
 
 /** @internal */
@@ -60,10 +66,18 @@ const formatFailure = <E>(cause: Cause.Cause<E>): string => {
 const report = <E>(label: string, exit: Exit.Exit<void, E>): Effect.Effect<void> => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
   // A defect is a bug in a handler: log it with its stack. A typed failure is the client's doing.
-  return Cause.isDie(exit.cause)
-    ? Effect.logError(`${label} failed`, exit.cause)
-    : Effect.logWarning(`${label} failed: ${formatFailure(exit.cause)}`)
+  if (Cause.isDie(exit.cause)) {
+    Metrics.unsafeIncrement(Metrics.handlerDefects)
+    return Effect.annotateLogs(Effect.logError(`${label} failed`, exit.cause), "event", "failed")
+  }
+  Metrics.unsafeIncrement(Metrics.handlerFailures)
+  const reason = Connection.closeReason(exit, false)
+  const event = reason === "idle" || reason === "write_timeout" || reason === "max_age" ? "timeout" : "failed"
+  return Effect.annotateLogs(Effect.logWarning(`${label} failed: ${formatFailure(exit.cause)}`), "event", event)
 }
+
+const refusedAs = (reason: Admission.Refusal["reason"]): Metrics.RefuseReason =>
+  reason === "limit" || reason === "per_ip" ? reason : "deny"
 
 /**
  * Logs a flood of failures at most once a second, each line with how many there were since the last: the first
@@ -119,6 +133,7 @@ export const make = <E, R>(
     const listener = yield* Listener.listen({
       ...options.listen,
       onAcceptError: (error) => {
+        Metrics.unsafeIncrement(Metrics.acceptErrors)
         const code = "code" in error && typeof error.code === "string" ? error.code : undefined
         acceptFailed(
           code === "EMFILE" || code === "ENFILE"
@@ -128,6 +143,7 @@ export const make = <E, R>(
       },
       onDescriptorsExhausted: (budget) => {
         refused++
+        Metrics.unsafeRefused("descriptors")
         acceptFailed(
           `out of file descriptors (EMFILE): the descriptor limit allows ${budget} connections; ` +
             `new ones are refused until some close (raise it with ulimit -n)`
@@ -149,10 +165,14 @@ export const make = <E, R>(
       const refusal = admit(socket, peer?.remoteAddress)
       if (refusal === undefined) return Effect.succeed(peer ?? { remoteAddress: "unknown", remotePort: 0 })
       refused++
+      Metrics.unsafeRefused(refusedAs(refusal.reason))
       if (busy === undefined) socket.destroy()
       else Writer.gracefully(socket, registry, busy, closeTimeoutMillis)
       const who = peer === undefined ? "a client" : Connection.formatPeer(peer)
-      return Effect.as(Effect.logWarning(`refused ${who}: ${refusal.message}`), undefined)
+      return Effect.logWarning(`refused ${who}: ${refusal.message}`).pipe(
+        Effect.annotateLogs({ event: "refused", remote_address: peer?.remoteAddress, remote_port: peer?.remotePort }),
+        Effect.as(undefined)
+      )
     }
 
     const handler = options.handler
@@ -165,14 +185,36 @@ export const make = <E, R>(
 
     // The connection's fiber starts uninterruptible: only the handler can be interrupted, after the socket is in
     // the connection's scope; the scope is closed (the socket with it) however the handler ends.
+    const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
     const serve = (
       socket: Net.Socket,
       peer: Connection.Peer,
       id: number
+    ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
+      const connection = tracing
+        ? ConnectionSpan.withConnectionSpan({ id, ...peer })(
+          Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+            serveWith(socket, peer, id, Option.getOrUndefined(span)))
+        )
+        : serveWith(socket, peer, id, undefined)
+      // Every log line of the connection says which it is (the json and logfmt formats show them as fields).
+      return Effect.annotateLogs(connection, {
+        connection: id,
+        remote_address: peer.remoteAddress,
+        remote_port: peer.remotePort
+      })
+    }
+    const serveWith = (
+      socket: Net.Socket,
+      peer: Connection.Peer,
+      id: number,
+      span: Tracer.Span | undefined
     ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
       Effect.flatMap(Scope.make(), (scope) =>
-        Connection.make({ socket, id, peer, settings, registry, scope }).pipe(
-          Effect.flatMap((connection) => Effect.interruptible(run(connection))),
+        Connection.make({ socket, id, peer, settings, registry, scope, span }).pipe(
+          Effect.flatMap((connection) =>
+            Effect.interruptible(run(connection))
+          ),
           Effect.provideService(Scope.Scope, scope),
           Effect.exit,
           Effect.flatMap((exit) =>
@@ -192,6 +234,7 @@ export const make = <E, R>(
         Effect.uninterruptible
       )
     yield* Effect.forkScoped(acceptLoop)
+    if (Option.isSome(options.readiness)) yield* options.readiness.value.setReady(true)
     if (settings.idleTimeout !== undefined) {
       yield* Effect.forkScoped(Registry.idleSweeper(registry, Duration.toMillis(settings.idleTimeout)))
     }
@@ -199,6 +242,8 @@ export const make = <E, R>(
     // The shutdown sequence, in one place. Registered last, so it runs first when the scope closes.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
+        // 0. Not ready any more (the metrics server's /readyz answers 503 from now on).
+        if (Option.isSome(options.readiness)) yield* options.readiness.value.setReady(false)
         // 1. Stop accepting. Sockets accepted but not yet served get the goodbye text and a graceful close.
         for (const { peer, socket } of yield* listener.stopAccepting) {
           if (admit(socket, peer?.remoteAddress) === undefined) {
@@ -207,7 +252,9 @@ export const make = <E, R>(
         }
         const connections = registry.open.size
         if (connections > 0) {
-          yield* Effect.logInfo(`shutting down: closing ${plural(connections, "connection", "connections")}`)
+          yield* Effect.logInfo(`shutting down: closing ${plural(connections, "connection", "connections")}`).pipe(
+            Effect.annotateLogs("event", "shutdown")
+          )
         }
         // 2. End every connection's input: handlers finish the frame at hand, flush their replies and end.
         Registry.startDraining(registry)
@@ -226,11 +273,15 @@ export const make = <E, R>(
         Registry.forceClose(registry)
         yield* FiberSet.clear(fibers)
         if (connections > 0) {
-          yield* Effect.logInfo(
-            finished
-              ? `shutdown: ${plural(connections, "connection", "connections")} closed`
-              : `shutdown: ${plural(connections, "connection", "connections")} closed, ${remaining} of them ` +
-                `interrupted after the ${Duration.format(options.shutdownGrace)} grace period`
+          yield* Effect.annotateLogs(
+            Effect.logInfo(
+              finished
+                ? `shutdown: ${plural(connections, "connection", "connections")} closed`
+                : `shutdown: ${plural(connections, "connection", "connections")} closed, ${remaining} of them ` +
+                  `interrupted after the ${Duration.format(options.shutdownGrace)} grace period`
+            ),
+            "event",
+            "shutdown"
           )
         }
         // 5. Every socket is closed (destroyed sockets report it in a later turn); then the listening socket.

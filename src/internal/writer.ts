@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import type * as Net from "node:net"
 import { ConnectionError } from "../Connection.js"
 import * as Registry from "./registry.js"
+import * as Tally from "./tally.js"
 
 const closedError = () => Object.assign(new Error("the connection is closed"), { code: "EPIPE" })
 
@@ -48,7 +49,7 @@ const drained = (
 export type Write = (bytes: Uint8Array) => Effect.Effect<void, ConnectionError> | undefined
 
 /** @internal */
-export const make = (socket: Net.Socket, writeTimeout: Duration.Duration | undefined): Write => {
+export const make = (socket: Net.Socket, writeTimeout: Duration.Duration | undefined, tally: Tally.Tally): Write => {
   // Built on the first write that has to wait: most connections never need it.
   let wait: Effect.Effect<void, ConnectionError> | undefined
   return (bytes) => {
@@ -56,6 +57,7 @@ export const make = (socket: Net.Socket, writeTimeout: Duration.Duration | undef
     if (socket.destroyed || !socket.writable) {
       return Effect.fail(new ConnectionError({ reason: "Write", cause: closedError() }))
     }
+    Tally.sent(tally, bytes.length)
     return socket.write(bytes) ? undefined : (wait ??= drained(socket, writeTimeout))
   }
 }
