@@ -24,8 +24,13 @@ interface Child {
 }
 
 /** Starts the built CLI; the child is killed when the scope closes if it is still running. */
-const spawn = (args: ReadonlyArray<string>) =>
-  start(() => ChildProcess.spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] }))
+const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  start(() =>
+    ChildProcess.spawn(process.execPath, [bin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
+    })
+  )
 
 /** Starts a bash command line (to set `ulimit` first). */
 const spawnShell = (command: string) =>
@@ -77,7 +82,9 @@ describe("effect-tcp-server (built CLI)", () => {
   it.scoped("serves GBK clients, prints the tutorial's lines and exits 0 on SIGINT", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
-      const [, port] = yield* child.waitForLine(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) \(encoding gbk\)$/)
+      const [, port] = yield* child.waitForLine(
+        /^effect-tcp-server listening on 127\.0\.0\.1:(\d+) \(encoding gbk, framing chunk\)$/
+      )
       const client = yield* connect(Number(port))
       const peer = `('127.0.0.1', ${client.localPort})`
       yield* child.waitForLine(new RegExp(`^客户端连接成功: \\('127\\.0\\.0\\.1', ${client.localPort}\\)$`))
@@ -176,23 +183,76 @@ describe("effect-tcp-server (built CLI)", () => {
       )
     }))
 
-  it.scoped("reports a bad flag without a stack trace or JSON", () =>
+  it.scoped("reports a bad flag in one line, naming the flag, and exits 2", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--port", "ninety"])
       const exit = yield* child.exited
-      assert.strictEqual(exit.code, 1)
-      assert.strictEqual(child.stderr().trim(), "'ninety' is not a integer")
+      assert.strictEqual(exit.code, 2)
+      assert.strictEqual(
+        child.stderr(),
+        `effect-tcp-server: invalid --port "ninety": expected a whole number from 0 to 65535 ` +
+          `(see effect-tcp-server serve --help)\n`
+      )
+      assert.strictEqual(child.stdout(), "")
     }))
 
-  it.scoped("reports an unknown encoding", () =>
+  it.scoped("reports a flag without its value, and a bad environment variable by its name", () =>
+    Effect.gen(function*() {
+      const missing = yield* spawn(["serve", "--port"])
+      assert.strictEqual((yield* missing.exited).code, 2)
+      assert.strictEqual(
+        missing.stderr(),
+        "effect-tcp-server: --port needs a value (see effect-tcp-server serve --help)\n"
+      )
+      const env = yield* spawn(["serve"], { TCP_SERVER_PORT: "abc" })
+      assert.strictEqual((yield* env.exited).code, 2)
+      assert.strictEqual(
+        env.stderr(),
+        `effect-tcp-server: invalid TCP_SERVER_PORT "abc": expected a whole number from 0 to 65535 ` +
+          `(see effect-tcp-server serve --help)\n`
+      )
+    }))
+
+  it.scoped("reports an unknown encoding as a usage error", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--encoding", "klingon"])
       const exit = yield* child.exited
-      assert.strictEqual(exit.code, 1)
+      assert.strictEqual(exit.code, 2)
       assert.strictEqual(
         child.stderr(),
-        `effect-tcp-server: unknown encoding "klingon": run "effect-tcp-server encodings" to list the supported ones\n`
+        `effect-tcp-server: invalid --encoding "klingon": expected an encoding that "effect-tcp-server encodings" ` +
+          `lists (see effect-tcp-server serve --help)\n`
       )
+    }))
+
+  it.scoped("writes an IPv6 address in brackets in the start line", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "::1", "--port", "0", "--framing", "line"])
+      const [, port] = yield* child.waitForLine(
+        /^effect-tcp-server listening on \[::1\]:(\d+) \(encoding gbk, framing line\)$/
+      )
+      assert.isAbove(Number(port), 0)
+      child.process.kill("SIGTERM")
+      assert.strictEqual((yield* child.exited).code, 0)
+    }))
+
+  it.scoped("prints help that fits 80 columns, without colour when piped or with NO_COLOR", () =>
+    Effect.gen(function*() {
+      for (
+        const [args, env] of [[["--help"], {}], [["serve", "--help"], {}], [["serve", "-h"], {
+          NO_COLOR: "1"
+        }]] as const
+      ) {
+        const child = yield* spawn(args, env)
+        assert.strictEqual((yield* child.exited).code, 0)
+        const text = child.stdout()
+        assert.notInclude(text, "\u001b", "no escape sequences")
+        for (const line of text.split("\n")) assert.isAtMost([...line].length, 80, line)
+      }
+      const top = yield* spawn(["--help"])
+      yield* top.exited
+      assert.match(top.stdout(), /^ {2}serve +accept TCP clients/m)
+      assert.match(top.stdout(), /^ {2}encodings +list the encodings/m)
     }))
 
   it.scoped("prints its version and lists encodings", () =>
