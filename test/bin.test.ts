@@ -255,6 +255,41 @@ describe("effect-tcp-server (built CLI)", () => {
       assert.match(top.stdout(), /^ {2}encodings +list the encodings/m)
     }))
 
+  it.scoped("SIGUSR1 prints a stats line and opens no inspector; the server keeps answering", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      child.process.kill("SIGUSR1")
+      // Node's own reaction to SIGUSR1 would be "Debugger listening on ws://127.0.0.1:9229/…" on stderr.
+      yield* child.waitForStderr(/^(stats: |Debugger listening)/)
+      assert.match(child.stderr(), /^stats: active=0 accepted=0 refused=0 rss=\d+MiB\n$/)
+      const sockets = ChildProcess.execFileSync("ss", ["-ltnpH"], { encoding: "utf8" }).split("\n")
+        .filter((line) => line.includes(`pid=${child.process.pid},`))
+      assert.deepStrictEqual(sockets.map((line) => line.split(/\s+/)[3]), [`127.0.0.1:${port}`], "only the server")
+      const client = yield* connect(Number(port))
+      yield* client.write(gbk("你好"))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+    }))
+
+  it.scoped("SIGHUP does not stop the server", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      child.process.kill("SIGHUP")
+      const hangup = yield* Effect.race(
+        Effect.as(child.waitForLine(/^SIGHUP: nothing to reopen$/), "logged"),
+        Effect.map(child.exited, (exit) => `exited ${JSON.stringify(exit)}`)
+      )
+      assert.strictEqual(hangup, "logged")
+      const client = yield* connect(Number(port))
+      yield* client.write(gbk("还在吗"))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+    }))
+
   it.scoped("prints its version and lists encodings", () =>
     Effect.gen(function*() {
       const version = yield* spawn(["--version"])
