@@ -105,7 +105,7 @@ export const serve = (style: Style): string => {
     `${bold(style, "Usage:")} effect-tcp-server serve [flags]`,
     paragraph(
       "Accepts TCP clients, logs what they send and replies to every message, until Ctrl-C or SIGTERM. " +
-        "SIGUSR1 prints a stats line; SIGHUP reopens the log file."
+        "SIGUSR1 prints a stats line; SIGHUP reopens the log file, if any."
     ),
     paragraph(
       "Every flag can be set by its environment variable instead; a flag wins over its variable, an empty " +
@@ -188,7 +188,7 @@ const shownDefault = (flag: Options.Flag<unknown>, language: Language) => {
   const text = language === "zh" ? zhDefaults[flag.shownDefault] ?? flag.shownDefault : flag.shownDefault
   const match = /^([^(（]*?)\s*([(（].*)$/.exec(text)
   if (match === null) return code(text)
-  return match[1] === "" ? match[2]! : `${code(match[1]!)} ${match[2]}`
+  return match[1] === "" ? match[2]! : `${code(match[1]!)}${language === "zh" ? "" : " "}${match[2]}`
 }
 
 /**
