@@ -22,6 +22,7 @@ import * as Schedule from "effect/Schedule"
 import * as BenchCli from "./BenchCli.js"
 import * as Argv from "./cli/argv.js"
 import * as Errors from "./cli/errors.js"
+import * as Flag from "./cli/flag.js"
 import * as Help from "./cli/help.js"
 import * as Flags from "./cli/options.js"
 import * as Signals from "./cli/signals.js"
@@ -31,7 +32,7 @@ import * as Framing from "./Framing.js"
 import * as Handler from "./Handler.js"
 import * as TcpServer from "./TcpServer.js"
 
-const flag = Flags.toOption
+const flag = Flag.toOption
 const { serve: table } = Flags
 
 /**
@@ -40,7 +41,7 @@ const { serve: table } = Flags
  * @since 0.1.0
  * @category options
  */
-export type Parsed = { readonly [K in keyof typeof table]: Flags.Given<Flags.ValueOf<(typeof table)[K]>> }
+export type Parsed = { readonly [K in keyof typeof table]: Flag.Given<Flag.ValueOf<(typeof table)[K]>> }
 
 const parsedOptions: Options.Options<Parsed> = Options.all({
   host: flag(table.host),
@@ -73,8 +74,8 @@ const parsedOptions: Options.Options<Parsed> = Options.all({
   stats: flag(table.stats)
 })
 
-const isSet = (given: Flags.Given<unknown>) => given.source !== "default"
-const named = <A>(definition: Flags.Flag<A>, given: Flags.Given<A>) => Flags.origin(definition, given.source)
+const isSet = (given: Flag.Given<unknown>) => given.source !== "default"
+const named = <A>(definition: Flag.Flag<A>, given: Flag.Given<A>) => Flag.origin(definition, given.source)
 
 /**
  * The pairs of settings that cannot go together, each as the problem to report.
@@ -85,7 +86,7 @@ const named = <A>(definition: Flags.Flag<A>, given: Flags.Given<A>) => Flags.ori
 export const contradictions = (options: Parsed): ReadonlyArray<string> => {
   const problems: Array<string> = []
   const framing = options.framing.value
-  const needs = <A>(definition: Flags.Flag<A>, given: Flags.Given<A>, ok: boolean, wanted: string) => {
+  const needs = <A>(definition: Flag.Flag<A>, given: Flag.Given<A>, ok: boolean, wanted: string) => {
     if (isSet(given) && !ok) {
       problems.push(`${named(definition, given)} applies only to --framing ${wanted}, and the framing is ${framing}`)
     }
@@ -376,7 +377,7 @@ export const run = (options: RunOptions) => {
             )
             : cli([argv[0] ?? "node", argv[1] ?? "effect-tcp-server", ...line])
         ),
-        Effect.locally(Flags.extracted, scanned.right.extracted)
+        Effect.locally(Flag.extracted, scanned.right.extracted)
       )
     })
 }

@@ -204,6 +204,18 @@ describe("Cli usage errors", () => {
       )
     }))
 
+  it.effect("settings the server refuses at start are usage errors too", () =>
+    Effect.gen(function*() {
+      const local = ["serve", "--host", "127.0.0.1", "--port", "0"]
+      assert.strictEqual(
+        yield* usageError([...local, "--allow", "10.0.0.0/33"]),
+        `invalid allow range "10.0.0.0/33": expected an IPv4 or IPv6 address or CIDR range, such as 10.0.0.0/8, ` +
+          `192.168.1.7 or fd00::/8${see}`
+      )
+      const unsafe = yield* usageError([...local, "--framing", "delimiter", "--delimiter", "|"])
+      assert.match(unsafe, /^delimiter "\|" \(0x7C\) is unsafe with gbk: .* \(see effect-tcp-server serve --help\)$/)
+    }))
+
   it.effect("refuses contradictory flags", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [

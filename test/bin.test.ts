@@ -255,6 +255,20 @@ describe("effect-tcp-server (built CLI)", () => {
       assert.match(top.stdout(), /^ {2}encodings +list the encodings/m)
     }))
 
+  it.scoped("prints help in colour on a terminal, unless NO_COLOR is set", () =>
+    Effect.gen(function*() {
+      // `script` runs the command in a pseudo-terminal.
+      const onTerminal = (env: string) =>
+        spawnShell(`${env} script -qec '"${process.execPath}" "${bin}" serve --help' /dev/null`)
+      const coloured = yield* onTerminal("")
+      assert.strictEqual((yield* coloured.exited).code, 0)
+      assert.include(coloured.stdout(), "\u001b[1mUsage:\u001b[22m")
+      const plain = yield* onTerminal("NO_COLOR=1")
+      assert.strictEqual((yield* plain.exited).code, 0)
+      assert.include(plain.stdout(), "Usage:")
+      assert.notInclude(plain.stdout(), "\u001b")
+    }))
+
   it.scoped("SIGUSR1 prints a stats line and opens no inspector; the server keeps answering", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import type * as Options from "./options.js"
+import type * as Flag from "./flag.js"
 import * as Values from "./values.js"
 
 /**
@@ -32,7 +32,7 @@ const distance = (a: string, b: string): number => {
   return previous[b.length]!
 }
 
-const suggestion = (flags: ReadonlyArray<Options.Flag<unknown>>, name: string): string => {
+const suggestion = (flags: ReadonlyArray<Flag.Flag<unknown>>, name: string): string => {
   const close = flags.map((flag) => ({ flag, d: distance(flag.name, name) })).sort((a, b) => a.d - b.d)[0]
   return close !== undefined && close.d <= 2 ? `: did you mean --${close.flag.name}?` : ""
 }
@@ -46,7 +46,7 @@ const suggestion = (flags: ReadonlyArray<Options.Flag<unknown>>, name: string): 
  * @category parsing
  */
 export const scan = (
-  flags: ReadonlyArray<Options.Flag<unknown>>,
+  flags: ReadonlyArray<Flag.Flag<unknown>>,
   args: ReadonlyArray<string>,
   extract: ReadonlyArray<string>
 ): Either.Either<Scanned, string> => {

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Errors from "./errors.js"
+import * as Flag from "./flag.js"
 import * as Options from "./options.js"
 
 /**
@@ -67,12 +68,12 @@ const paragraph = (text: string) => wrap(text, width).join("\n")
 
 const flagColumn = 30
 
-const flagName = (flag: Options.Flag<unknown>): string => {
+const flagName = (flag: Flag.Flag<unknown>): string => {
   const name = `--${flag.name}${flag.placeholder === "" ? "" : ` ${flag.placeholder}`}`
   return flag.alias === undefined ? `    ${name}` : `-${flag.alias}, ${name}`
 }
 
-const flagHelp = (flag: Options.Flag<unknown>, style: Style): string => {
+const flagHelp = (flag: Flag.Flag<unknown>, style: Style): string => {
   const left = `  ${flagName(flag)}`
   const indent = " ".repeat(flagColumn)
   const body = [
@@ -95,7 +96,7 @@ const flagHelp = (flag: Options.Flag<unknown>, style: Style): string => {
  * @category help
  */
 export const serve = (style: Style): string => {
-  const sections = Options.groups.map(({ en, group }) =>
+  const sections = Flag.groups.map(({ en, group }) =>
     [
       bold(style, `${en}:`),
       ...Options.serveFlags.filter((flag) => flag.group === group).map((flag) => flagHelp(flag, style))
@@ -184,7 +185,7 @@ const code = (text: string) => `\`${text.replace(/\|/g, "\\|")}\``
 const prose = (text: string) => text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|")
 
 // A default in parentheses is a description, not a value to type.
-const shownDefault = (flag: Options.Flag<unknown>, language: Language) => {
+const shownDefault = (flag: Flag.Flag<unknown>, language: Language) => {
   const text = language === "zh" ? zhDefaults[flag.shownDefault] ?? flag.shownDefault : flag.shownDefault
   const match = /^([^(（]*?)\s*([(（].*)$/.exec(text)
   if (match === null) return code(text)
@@ -198,7 +199,7 @@ const shownDefault = (flag: Options.Flag<unknown>, language: Language) => {
  * @category readme
  */
 export const markdownTables = (language: Language): string =>
-  Options.groups.map(({ group, ...titles }) =>
+  Flag.groups.map(({ group, ...titles }) =>
     [
       `**${titles[language]}**`,
       "",
