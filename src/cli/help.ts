@@ -73,12 +73,22 @@ const flagName = (flag: Flag.Flag<unknown>): string => {
   return flag.alias === undefined ? `    ${name}` : `-${flag.alias}, ${name}`
 }
 
+/**
+ * The last line of a flag's help: its environment variable and default, e.g. `env TCP_SERVER_PORT, default 9090`
+ * or `env TCP_SERVER_ALLOW, default everyone`.
+ *
+ * @since 0.1.0
+ * @category help
+ */
+export const helpMeta = (flag: Flag.Flag<unknown>): string =>
+  `env ${flag.env}, default ${flag.shownDefault.replace(/^\((.*)\)$/, "$1")}`
+
 const flagHelp = (flag: Flag.Flag<unknown>, style: Style): string => {
   const left = `  ${flagName(flag)}`
   const indent = " ".repeat(flagColumn)
   const body = [
     ...wrap(flag.description, width - flagColumn),
-    ...wrap(`(default ${flag.shownDefault}; env ${flag.env})`, width - flagColumn)
+    ...wrap(helpMeta(flag), width - flagColumn)
   ]
   const first = columns(left) + 2 <= flagColumn
     ? [
