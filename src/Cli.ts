@@ -233,7 +233,10 @@ const printStats = (server: TcpServer.TcpServer["Type"]) =>
   })
 
 // Settings the server refuses at start are usage errors too: they come from the command line or the environment.
-const startErrorToUsage = (error: TcpServer.TcpServerError | TcpServer.TcpServerOptionError | TcpServer.StartError) =>
+// Only a failure to listen (TcpServerError) is a runtime error.
+const startErrorToUsage = <E extends { readonly _tag: string; readonly message: string }>(
+  error: E
+): E | Errors.UsageError =>
   error._tag === "TcpServerError" ? error : new Errors.UsageError({ problem: error.message, command: "serve" })
 
 /**
@@ -274,7 +277,8 @@ export const encodings = Command.make("encodings", {}, () => Console.log(Encodin
 )
 
 /**
- * The subcommands, in the order `--help` lists them.
+ * The subcommands. `effect-tcp-server --help` lists them in the order of {@link summaries}, which must have a line
+ * for each.
  *
  * @since 0.1.0
  * @category commands
