@@ -269,6 +269,24 @@ describe("effect-tcp-server (built CLI)", () => {
       assert.notInclude(plain.stdout(), "\u001b")
     }))
 
+  it.scoped("--log-level warning (or TCP_SERVER_LOG_LEVEL) hides the line per connection and message", () =>
+    Effect.gen(function*() {
+      for (
+        const [args, env] of [[["--log-level", "warning"], {}], [[], { TCP_SERVER_LOG_LEVEL: "warning" }]] as const
+      ) {
+        const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", ...args], env)
+        const [, port] = yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const client = yield* connect(Number(port))
+          yield* client.write(gbk("你好"))
+          assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+        }))
+        child.process.kill("SIGTERM")
+        assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+        assert.deepStrictEqual(child.stdout().trim().split("\n").length, 1, child.stdout())
+      }
+    }))
+
   it.scoped("SIGUSR1 prints a stats line and opens no inspector; the server keeps answering", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
