@@ -1,10 +1,10 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Stream } from "effect"
-import { type Connection, TcpServer } from "effect-tcp-server"
+import { Connection, TcpServer } from "effect-tcp-server"
 
 // Replies to every message with the same text in upper case, in the client's encoding.
 export const upperCase: Connection.Handler = (connection) =>
-  Stream.runForEach(connection.input, (text) =>
+  Stream.runForEach(Connection.input(connection), (text) =>
     Effect.zipRight(
       Effect.logInfo(`#${connection.id} ${connection.remoteAddress}: ${text}`),
       connection.send(text.toUpperCase())

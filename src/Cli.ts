@@ -115,6 +115,30 @@ export const contradictions = (options: Parsed): ReadonlyArray<string> => {
 }
 
 /**
+ * The texts the server sends (`--reply` unless `--echo` or `--no-reply`, `--goodbye`, `--busy-text`), checked
+ * to be representable in the encoding, each named as the user set it.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const checkTexts = (options: Parsed): Effect.Effect<void, Encoding.UnencodableTextError> => {
+  const encoding = options.encoding.value
+  const check = (definition: Flag.Flag<string>, given: Flag.Given<string>) =>
+    given.value === ""
+      ? Effect.void
+      : Encoding.encodeAll(
+        given.value,
+        encoding,
+        given.source === "default" ? `default ${named(definition, given)}` : named(definition, given)
+      )
+  return Effect.all([
+    options.echo.value || options.noReply.value ? Effect.void : check(table.reply, options.reply),
+    check(table.goodbye, options.goodbye),
+    check(table.busyText, options.busyText)
+  ], { discard: true })
+}
+
+/**
  * The options of `serve`: every flag with where its value came from, checked one by one and together.
  *
  * @since 0.1.0
@@ -124,7 +148,10 @@ export const serveOptions: Options.Options<Parsed> = parsedOptions.pipe(
   Options.mapEffect((options) => {
     const [problem] = contradictions(options)
     return problem === undefined
-      ? Effect.succeed(options)
+      ? checkTexts(options).pipe(
+        Effect.as(options),
+        Effect.mapError((error) => ValidationError.invalidValue(HelpDoc.p(error.message)))
+      )
       : Effect.fail(ValidationError.invalidValue(HelpDoc.p(problem)))
   })
 )
@@ -163,8 +190,9 @@ export const toServeOptions = (options: Parsed): TcpServer.Options<ConnectionFai
   encoding: options.encoding.value,
   maxConnections: options.maxConnections.value,
   maxConnectionsPerIp: options.maxConnectionsPerIp.value === 0 ? undefined : options.maxConnectionsPerIp.value,
-  allow: options.allow.value,
-  deny: options.deny.value,
+  // The library refuses an empty allow list: unset is `undefined`.
+  allow: options.allow.source === "default" ? undefined : options.allow.value,
+  deny: options.deny.source === "default" ? undefined : options.deny.value,
   busyText: options.busyText.value === "" ? undefined : options.busyText.value,
   idleTimeout: options.idleTimeout.value,
   maxConnectionAge: options.maxConnectionAge.value,

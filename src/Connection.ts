@@ -5,23 +5,26 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type * as Framing from "./Framing.js"
 
 /**
- * Reading from or writing to a client socket failed.
+ * Reading from or writing to a client socket failed, or a limit closed the connection. Timeouts carry the
+ * limit that was reached in `timeout`; read and write failures carry the socket's error in `cause`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   readonly reason: "Read" | "Write" | "IdleTimeout" | "WriteTimeout" | "MaxAge"
-  readonly cause: unknown
+  readonly cause?: unknown
+  readonly timeout?: Duration.Duration | undefined
 }> {
   override get message(): string {
-    const duration = Duration.isDuration(this.cause) ? Duration.format(this.cause) : String(this.cause)
+    const duration = this.timeout === undefined ? "the limit" : Duration.format(this.timeout)
     switch (this.reason) {
       case "IdleTimeout":
         return `no input for ${duration}: closed by the idle timeout`
@@ -85,8 +88,11 @@ export interface Frame {
 }
 
 /**
- * A connected client. The socket behind it is destroyed when the handler's scope closes: when the handler
- * returns, fails or is interrupted.
+ * A connected client. It has one way to read, `receive`, and the readers below derive from it
+ * ({@link frames}, {@link input}, {@link forEachFrame}); `respond` is a second, synchronous mode for
+ * request/response protocols. A connection has a single reader: using `respond` after `receive` (or the
+ * other way round), or two reads at once, is a defect that names the connection. The socket behind it is
+ * closed when the handler ends, fails or is interrupted.
  *
  * @since 0.1.0
  * @category models
@@ -96,48 +102,30 @@ export interface Connection {
   readonly id: number
   readonly remoteAddress: string
   readonly remotePort: number
-  /** The encoding used by `input` and `send`. */
+  /** The encoding of `Frame.text` and `send`. */
   readonly encoding: string
   /**
-   * The raw bytes, in order, as they are read. The socket is read only when the stream is pulled, so a slow
-   * consumer makes a fast client wait instead of making the server buffer. Consume either `chunks` or `input`.
-   */
-  readonly chunks: Stream.Stream<Uint8Array, ConnectionError>
-  /**
-   * The input as frames. In `chunk` framing a frame is what one read returned, decoded with one streaming
-   * decoder (a character split across reads is decoded once complete; a read that completes no character
-   * emits nothing). In the other framings each frame is decoded on its own. Frames too long, or undecodable
-   * with fatal decoding, are logged and counted, then skipped or fail the stream, as the framing's policy says.
-   */
-  readonly frames: Stream.Stream<Frame, ConnectionError | FrameError>
-  /**
-   * Pulls the next frame, `None` at the end of input: the same frames as `frames`, without a stream around
-   * them (cheaper per frame). Use one of `frames`, `receive`, `input` or `chunks`.
+   * The next frame, `None` at the end of input (or when a shutdown starts). In `chunk` framing a frame is
+   * what one read returned (its raw `bytes`, and its `text` decoded with one streaming decoder: a character
+   * split across reads is decoded once complete); in the other framings each frame is decoded on its own.
+   * Frames too long, or undecodable with fatal decoding, are logged and counted, then skipped or fail, as the
+   * framing's policy says. The socket is read only as frames are taken: a slow handler makes a fast client
+   * wait in TCP flow control.
    */
   readonly receive: Effect.Effect<Option.Option<Frame>, ConnectionError | FrameError>
   /**
-   * Runs `f` for each frame, in order, until the end of input; fails with the first failure of `f` or of the
-   * input. What `Stream.runForEach(frames, f)` does, without a stream around it: the cheapest way to handle
-   * every message. Use one of `frames`, `receive`, `forEachFrame`, `input` or `chunks`.
-   */
-  readonly forEachFrame: <E, R>(
-    f: (frame: Frame) => Effect.Effect<void, E, R>
-  ) => Effect.Effect<void, E | ConnectionError | FrameError, R>
-  /**
    * Answers each frame with what `f` returns (bytes, or text in the connection's encoding; `undefined` for no
-   * answer), framed as `sendFrame` does, until the end of input. `f` runs synchronously as frames arrive, so
-   * the connection's fiber is not woken for every message: the cheapest way to serve a request/response
-   * protocol whose answer is a plain function of the frame. With `log`, the line it makes of each frame is
-   * logged at Info level through the fiber's loggers before the answer (and not even made when Info is
-   * filtered out). Backpressure, frame errors and failures work as in `forEachFrame`; an exception thrown by
-   * `f` or `log` is a defect. Use one of `frames`, `receive`, `forEachFrame`, `respond`, `input` or `chunks`.
+   * answer), framed as `sendFrame` does, until the end of input. Contract: `f` (and `log`) run synchronously
+   * inside the socket's event, and the connection's fiber is not woken per frame — the cheapest way to serve
+   * a protocol whose answer is a plain function of the frame. With `log`, the line it makes of a frame (none
+   * for `undefined`) is logged at Info level through the fiber's loggers before the answer, and not even made
+   * when Info is filtered out. Backpressure, frame errors and failures work as with `receive`; an exception
+   * thrown by `f` or `log` is a defect.
    */
   readonly respond: (
     f: (frame: Frame) => Uint8Array | string | undefined,
-    options?: { readonly log?: ((frame: Frame) => string) | undefined }
+    options?: { readonly log?: ((frame: Frame) => string | undefined) | undefined }
   ) => Effect.Effect<void, ConnectionFailure>
-  /** The text of `frames`. */
-  readonly input: Stream.Stream<string, ConnectionError | FrameError>
   /**
    * Encodes `text` in the connection's encoding, frames it (in line mode with the line ending the client
    * used last, or the configured one) and writes it. Completes at once while the connection's
@@ -152,8 +140,58 @@ export interface Connection {
 }
 
 /**
+ * The frames of a connection as a stream, built on `receive`.
+ *
+ * @since 0.1.0
+ * @category readers
+ */
+export const frames = (connection: Connection): Stream.Stream<Frame, ConnectionError | FrameError> =>
+  Stream.repeatEffectOption(
+    Effect.flatMap(
+      Effect.mapError(connection.receive, Option.some),
+      (frame) => Option.isSome(frame) ? Effect.succeed(frame.value) : Effect.fail(Option.none())
+    )
+  )
+
+/**
+ * The text of each frame, as a stream.
+ *
+ * @since 0.1.0
+ * @category readers
+ */
+export const input = (connection: Connection): Stream.Stream<string, ConnectionError | FrameError> =>
+  Stream.map(frames(connection), (frame) => frame.text)
+
+/**
+ * Runs `f` for each frame, in order, until the end of input; fails with the first failure of `f` or of the
+ * input. What `Stream.runForEach(frames(connection), f)` does, without a stream around it.
+ *
+ * @since 0.1.0
+ * @category readers
+ */
+export const forEachFrame: {
+  <E, R>(
+    f: (frame: Frame) => Effect.Effect<void, E, R>
+  ): (connection: Connection) => Effect.Effect<void, E | ConnectionError | FrameError, R>
+  <E, R>(
+    connection: Connection,
+    f: (frame: Frame) => Effect.Effect<void, E, R>
+  ): Effect.Effect<void, E | ConnectionError | FrameError, R>
+} = dual(2, <E, R>(
+  connection: Connection,
+  f: (frame: Frame) => Effect.Effect<void, E, R>
+): Effect.Effect<void, E | ConnectionError | FrameError, R> => {
+  const loop: Effect.Effect<void, E | ConnectionError | FrameError, R> = Effect.flatMap(
+    connection.receive,
+    (frame) => Option.isSome(frame) ? Effect.flatMap(f(frame.value), () => loop) : Effect.void
+  )
+  return loop
+})
+
+/**
  * What the server runs for every connection. A failure is logged with the connection's address; it never
- * affects other connections.
+ * affects other connections. A handler may use `Scope` (`Effect.addFinalizer`, `Effect.acquireRelease`): the
+ * server provides the connection's own scope, closed when the client leaves.
  *
  * @since 0.1.0
  * @category models

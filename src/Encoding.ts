@@ -120,3 +120,57 @@ export const supported = (): ReadonlyArray<string> => {
     .filter((name) => !name.startsWith("_") && !notTextEncodings.has(name))
     .sort()
 }
+
+/**
+ * The distinct characters of `text` that `encoding` cannot represent (iconv-lite would send them as `?`), in
+ * order of first appearance; empty when every character can be encoded. The encoding must have been validated.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const unencodable = (text: string, encoding: string): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  for (const char of new Set(text)) {
+    if (Iconv.decode(Iconv.encode(char, encoding), encoding) !== char) found.push(char)
+  }
+  return found
+}
+
+/**
+ * A text the server sends (a reply, the goodbye or busy text) has characters its encoding cannot represent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnencodableTextError extends Data.TaggedError("UnencodableTextError")<{
+  /** What the text is, as the user set it: e.g. `--reply`, `goodbye`. */
+  readonly what: string
+  readonly text: string
+  readonly encoding: string
+  readonly characters: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    const chars = this.characters.slice(0, 10).map((char) => `"${char}"`).join(", ")
+    const more = this.characters.length > 10 ? ` and ${this.characters.length - 10} more` : ""
+    return `the ${this.what} "${this.text}" cannot be sent in ${this.encoding}: ${chars}${more} ` +
+      `${this.characters.length === 1 ? "has" : "have"} no ${this.encoding} encoding; ` +
+      `set a text ${this.encoding} can represent, or another encoding`
+  }
+}
+
+/**
+ * Encodes a text the server sends, failing if the encoding cannot represent all of it.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeAll = (
+  text: string,
+  encoding: string,
+  what: string
+): Effect.Effect<Uint8Array, UnencodableTextError> => {
+  const characters = unencodable(text, encoding)
+  return characters.length === 0
+    ? Effect.succeed(encode(text, encoding))
+    : Effect.fail(new UnencodableTextError({ what, text, encoding, characters }))
+}

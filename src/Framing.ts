@@ -2,18 +2,29 @@
  * Framing: cutting a byte stream into messages (frames) and back, independently of the transport and of the
  * text encoding, in the spirit of Netty's frame decoders and Tokio's codecs.
  *
+ * This module holds the model (the {@link Framing}s, their events and errors), {@link validate},
+ * {@link makeDecoder} and {@link encodeFrame}. The decoders themselves are in `internal/decoders/` (one file per
+ * mode), the analysis of an encoding's bytes in `internal/encodingBytes.ts` and the reading of delimiters written
+ * as text in `internal/delimiterText.ts`; this module re-exports what is public of them. Imports run one way: from
+ * here to those modules, never back.
+ *
  * A {@link FrameDecoder} is a plain synchronous object fed with the chunks read from a connection; it keeps
- * at most about `maxFrameBytes` bytes, however long the input. Effect is only used to validate a
- * {@link Framing} against the text encoding of the connection, since a delimiter byte that can occur inside
- * a multi-byte character would cut frames in the middle of characters.
+ * at most about `maxFrameBytes` bytes, however long the input, and decodes one frame per `next()`. Effect is only
+ * used to validate a {@link Framing} against the text encoding of the connection, since a delimiter byte that can
+ * occur inside a multi-byte character would cut frames in the middle of characters.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import Iconv from "iconv-lite"
 import * as Encoding from "./Encoding.js"
+import * as ChunkDecoder from "./internal/decoders/chunk.js"
+import * as DelimiterDecoder from "./internal/decoders/delimiter.js"
+import * as Event from "./internal/decoders/event.js"
+import * as LengthDecoder from "./internal/decoders/length.js"
+import * as DelimiterText from "./internal/delimiterText.js"
+import * as EncodingBytes from "./internal/encodingBytes.js"
 
 /**
  * What to do with a frame longer than `maxFrameBytes`:
@@ -135,7 +146,7 @@ export const maxLengthFor = (lengthBytes: 1 | 2 | 4): number => 2 ** (8 * length
  * What a {@link FrameDecoder} reports:
  * - `Frame`: a frame, without its delimiter. `ending` is the delimiter that ended it: `"\n"` or `"\r\n"` in
  *   `Line` mode, the delimiter in `Delimiter` mode; it is empty in `Chunk` and `Length` modes and for an
- *   unterminated last frame. `bytes` may share memory with a pushed chunk: copy it if you reuse your buffers.
+ *   unterminated last frame. `bytes` may share memory with a fed chunk: copy it if you reuse your buffers.
  * - `Oversized`: a frame longer than `max` bytes was dropped. `length` is its payload length and `complete` is
  *   true when the whole frame was seen (under `"skip"`, when its delimiter arrived; in `Length` mode, as soon as
  *   its prefix announced it). `complete` is false when the decoder stopped early (under `"close"`: `length` is
@@ -148,33 +159,27 @@ export const maxLengthFor = (lengthBytes: 1 | 2 | 4): number => 2 ** (8 * length
  * @since 0.1.0
  * @category models
  */
-export type FrameEvent =
-  | { readonly _tag: "Frame"; readonly bytes: Uint8Array; readonly ending: Uint8Array }
-  | {
-    readonly _tag: "Oversized"
-    readonly length: number
-    readonly max: number
-    readonly complete: boolean
-    readonly ending: Uint8Array
-  }
-  | { readonly _tag: "Incomplete"; readonly length: number; readonly expected: number }
+export type FrameEvent = Event.FrameEvent
 
 /**
  * A stateful decoder for one byte stream. However the input is split into chunks, it reports the same
- * events. After `end()`, and after an oversized frame under the `"close"` policy, it ignores any input.
+ * events. After the end of input, and after an oversized frame under the `"close"` policy, it ignores any input.
+ *
+ * Two ways to use it, not to be mixed on one chunk:
+ * - pull: `feed(chunk)`, then `next()` until it returns `undefined`, then the next chunk; `finish()` at the end
+ *   of input, then `next()` until `undefined`. Each `next()` decodes one frame, so a chunk of many small frames
+ *   costs one event at a time, not one object per frame at once; the decoder keeps a reference to the fed chunk
+ *   until it is consumed. `feed` throws if the previous chunk is not consumed yet (a defect in the caller).
+ * - push: `push(chunk)` returns all the events the chunk completes, `end()` those of the end of input.
+ *
+ * `buffered` is the number of bytes held, not counting the fed chunk not yet consumed: never more than
+ * `maxFrameBytes` + the delimiter's length (2 for lines) - 1 in `Line`/`Delimiter` mode,
+ * `max(maxFrameBytes, lengthBytes)` in `Length` mode, 0 in `Chunk` mode.
  *
  * @since 0.1.0
  * @category models
  */
-export interface FrameDecoder {
-  readonly push: (chunk: Uint8Array) => ReadonlyArray<FrameEvent>
-  readonly end: () => ReadonlyArray<FrameEvent>
-  /**
-   * Bytes currently held: never more than `maxFrameBytes` + the delimiter's length (2 for lines) - 1 in
-   * `Line`/`Delimiter` mode, `max(maxFrameBytes, lengthBytes)` in `Length` mode, 0 in `Chunk` mode.
-   */
-  readonly buffered: number
-}
+export type FrameDecoder = Event.FrameDecoder
 
 /**
  * A `Length` frame's payload is too long for its prefix.
@@ -198,28 +203,13 @@ export class FrameTooLongError extends Data.TaggedError("FrameTooLongError")<{
  * @since 0.1.0
  * @category errors
  */
-export class DelimiterError extends Data.TaggedError("DelimiterError")<{
-  readonly text: string
-  readonly reason: "Empty" | "NonAscii" | "BadEscape"
-  /** Index in `text` of the offending character or escape. */
-  readonly index: number
-}> {
-  override get message(): string {
-    const escapes = "use \\n, \\r, \\t, \\0, \\\\ or \\xHH (two hex digits)"
-    switch (this.reason) {
-      case "Empty":
-        return "the delimiter is empty: give at least one byte, for example \\x03 or \\r\\n"
-      case "NonAscii": {
-        const char = String.fromCodePoint(this.text.codePointAt(this.index) ?? 0)
-        return `delimiter "${this.text}": "${char}" at position ${this.index} is not ASCII, and its bytes would ` +
-          `depend on the encoding; write the bytes you mean as \\xHH escapes`
-      }
-      case "BadEscape":
-        return `delimiter "${this.text}": invalid escape "${this.text.slice(this.index, this.index + 4)}" at ` +
-          `position ${this.index}; ${escapes}`
-    }
-  }
-}
+export const DelimiterError: typeof DelimiterText.DelimiterError = DelimiterText.DelimiterError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DelimiterError = DelimiterText.DelimiterError
 
 /**
  * A delimiter (or, in `Line` mode, LF or CR) contains bytes that can occur inside a multi-byte character of the
@@ -236,26 +226,13 @@ export class UnsafeDelimiterError extends Data.TaggedError("UnsafeDelimiterError
   readonly bytes: ReadonlyArray<number>
 }> {
   override get message(): string {
-    const analysis = Iconv.encodingExists(this.encoding) ? analyse(this.encoding) : undefined
-    // Bytes with the same roles are described together.
-    const byRoles = new Map<string, Array<string>>()
-    for (const byte of [...this.bytes].sort((a, b) => a - b)) {
-      const where = analysis === undefined ? "part of a multi-byte" : describeRoles(analysis.roles[byte])
-      const name = byte === LF ? " (LF)" : byte === CR ? " (CR)" : ""
-      byRoles.set(where, [...(byRoles.get(where) ?? []), hex(byte) + name])
-    }
-    const roles = [...byRoles].map(([where, bytes]) =>
-      `${bytes.length === 1 ? "byte" : "bytes"} ${list(bytes, "and")} can occur as ${where} ${this.encoding} character`
-    ).join("; ")
-    const safe = analysis === undefined ? [] : complement(analysis.unsafe)
-    const advice = safe.length === 0
-      ? `no byte is safe as a delimiter with ${this.encoding}: use --framing length`
-      : `choose a delimiter made of bytes in ${formatRanges(new Set(safe))}, or use --framing length`
+    const { advice, roles } = EncodingBytes.explainUnsafe(this.encoding, this.bytes)
     if (this.framing === "Line") {
       return `line framing is not possible with ${this.encoding}: ${roles}, so a line break could be found in the ` +
         `middle of a character; ${advice}`
     }
-    return `delimiter "${showBytes(this.delimiter)}" (${[...this.delimiter].map(hex).join(" ")}) is unsafe with ` +
+    const bytes = Array.from(this.delimiter, (byte) => "0x" + byte.toString(16).toUpperCase().padStart(2, "0"))
+    return `delimiter "${DelimiterText.showDelimiter(this.delimiter)}" (${bytes.join(" ")}) is unsafe with ` +
       `${this.encoding}: ${roles}, so a frame could be cut in the middle of a character; ${advice}`
   }
 }
@@ -293,377 +270,6 @@ export class FramingOptionError extends Data.TaggedError("FramingOptionError")<{
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// decoding
-// ---------------------------------------------------------------------------------------------------------------
-
-const LF = 0x0a
-const CR = 0x0d
-const empty = new Uint8Array(0)
-const lf = Uint8Array.of(LF)
-const crlf = Uint8Array.of(CR, LF)
-const none: ReadonlyArray<FrameEvent> = []
-
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
-/**
- * The bytes of a partial frame, copied (callers may reuse their buffers) into one buffer that grows by
- * doubling, up to `limit`: appending is amortised O(1) per byte, and many small reads do not cost one object
- * each.
- */
-class Accumulator {
-  private buffer: Uint8Array = empty
-  length = 0
-
-  constructor(private readonly limit: number) {}
-
-  append(bytes: Uint8Array): void {
-    const needed = this.length + bytes.length
-    if (needed > this.buffer.length) {
-      const doubled = Math.max(256, 2 * this.buffer.length)
-      const grown = new Uint8Array(Math.max(needed, doubled > this.limit ? this.limit : doubled))
-      grown.set(this.buffer.subarray(0, this.length))
-      this.buffer = grown
-    }
-    this.buffer.set(bytes, this.length)
-    this.length = needed
-  }
-
-  /** The first `size` bytes, completed from `rest` if needed, handed over without copy; then empties. */
-  take(size: number, rest: Uint8Array = empty): Uint8Array {
-    if (size > this.length) this.append(rest.subarray(0, size - this.length))
-    const bytes = this.buffer.subarray(0, size)
-    this.clear()
-    return bytes
-  }
-
-  clear(): void {
-    this.buffer = empty
-    this.length = 0
-  }
-}
-
-const frameEvent = (bytes: Uint8Array, ending: Uint8Array): FrameEvent => ({ _tag: "Frame", bytes, ending })
-
-const oversizedEvent = (length: number, max: number, complete: boolean, ending: Uint8Array): FrameEvent => ({
-  _tag: "Oversized",
-  length,
-  max,
-  complete,
-  ending
-})
-
-class ChunkDecoder implements FrameDecoder {
-  private ended = false
-  readonly buffered = 0
-  readonly push = (chunk: Uint8Array): ReadonlyArray<FrameEvent> =>
-    this.ended || chunk.length === 0 ? none : [frameEvent(chunk, empty)]
-  readonly end = (): ReadonlyArray<FrameEvent> => {
-    this.ended = true
-    return none
-  }
-}
-
-/**
- * `Line` and `Delimiter` modes. The bytes of the current frame seen so far are `seen`; in state `Frame` they
- * are held in `held`; in state `Discard` (an oversized frame under "skip") only their last bytes are kept, in
- * `tail`, to find a delimiter split across chunks.
- *
- * A frame is known to be oversized once `seen - overlap > max`, where `overlap` is the length of the longest
- * end of the frame that could be the start of the delimiter (for lines: 1 if it ends with CR). Hence the
- * decoder holds at most `max + delimiter length - 1` bytes, and under "close" reports the same `length`
- * however the input is split.
- */
-class DelimiterDecoder implements FrameDecoder {
-  private state: "Frame" | "Discard" | "Done" = "Frame"
-  private readonly held: Accumulator
-  private seen = 0
-  private tail: Uint8Array = empty
-  /** Bytes kept in `tail`. */
-  private readonly keep: number
-  /** End, in the current chunk, of the delimiter found by `find`. */
-  private matchEnd = 0
-
-  constructor(
-    private readonly delimiter: Uint8Array,
-    private readonly lines: boolean,
-    private readonly max: number,
-    private readonly close: boolean
-  ) {
-    this.keep = lines ? 1 : Math.max(0, delimiter.length - 1)
-    this.held = new Accumulator(max + this.keep)
-  }
-
-  get buffered(): number {
-    // While a frame is held, the tail is a copy of its last bytes.
-    return Math.max(this.held.length, this.tail.length)
-  }
-
-  /** A method, so that TypeScript does not keep a narrowing of `state` across the calls that change it. */
-  private running(): boolean {
-    return this.state !== "Done"
-  }
-
-  readonly push = (input: Uint8Array): ReadonlyArray<FrameEvent> => {
-    if (this.state === "Done" || input.length === 0) return none
-    const chunk = asBuffer(input)
-    const events: Array<FrameEvent> = []
-    let pos = 0
-    while (pos < chunk.length && this.running()) {
-      const start = this.find(chunk, pos)
-      if (start < 0) {
-        this.absorb(chunk, pos, events)
-        break
-      }
-      this.complete(chunk, pos, start, events)
-      pos = this.matchEnd
-    }
-    return events
-  }
-
-  readonly end = (): ReadonlyArray<FrameEvent> => {
-    const state = this.state
-    const seen = this.seen
-    const bytes = this.held.take(this.held.length)
-    this.state = "Done"
-    this.tail = empty
-    if (state === "Discard") return [oversizedEvent(seen, this.max, false, empty)]
-    if (state === "Done" || seen === 0) return none
-    // An unterminated last frame: a trailing CR or partial delimiter is data.
-    return seen > this.max ? [oversizedEvent(seen, this.max, false, empty)] : [frameEvent(bytes, empty)]
-  }
-
-  /**
-   * The position in the current frame of the next delimiter that ends in `chunk` at or after `pos`, or -1.
-   * Sets `matchEnd`.
-   */
-  private find(chunk: Buffer, pos: number): number {
-    const seen = this.seen
-    if (this.lines) {
-      const index = chunk.indexOf(LF, pos)
-      if (index < 0) return -1
-      this.matchEnd = index + 1
-      return seen + index - pos
-    }
-    const delimiter = this.delimiter
-    const size = delimiter.length
-    if (size === 0) return -1
-    const tail = this.tail
-    // A delimiter starting in the tail of the frame (earliest start first) and ending in this chunk.
-    for (let i = 0; i < tail.length; i++) {
-      const inTail = tail.length - i
-      const inChunk = size - inTail
-      if (inChunk > chunk.length - pos) break
-      if (startsWith(tail, i, delimiter, 0, inTail) && startsWith(chunk, pos, delimiter, inTail, inChunk)) {
-        this.matchEnd = pos + inChunk
-        return seen - inTail
-      }
-    }
-    const index = chunk.indexOf(delimiter, pos)
-    if (index < 0) return -1
-    this.matchEnd = index + size
-    return seen + index - pos
-  }
-
-  /** The current frame ends where a delimiter starts, at `start`. */
-  private complete(chunk: Buffer, pos: number, start: number, events: Array<FrameEvent>): void {
-    let size = start
-    let ending = this.delimiter
-    if (this.lines) {
-      ending = lf
-      if (start > 0 && this.byteAt(chunk, pos, start - 1) === CR) {
-        size = start - 1
-        ending = crlf
-      }
-    }
-    if (this.state === "Discard") {
-      events.push(oversizedEvent(size, this.max, true, ending))
-    } else if (size <= this.max) {
-      const bytes = this.seen === 0 ? chunk.subarray(pos, pos + size) : this.held.take(size, chunk.subarray(pos))
-      events.push(frameEvent(bytes, ending))
-    } else if (this.close) {
-      this.stop(chunk, pos, events)
-      return
-    } else {
-      events.push(oversizedEvent(size, this.max, true, ending))
-    }
-    this.state = "Frame"
-    this.held.clear()
-    this.seen = 0
-    this.tail = empty
-  }
-
-  /** No delimiter ends in the rest of `chunk`: it all belongs to the current frame. */
-  private absorb(chunk: Buffer, pos: number, events: Array<FrameEvent>): void {
-    const rest = chunk.length - pos
-    const seen = this.seen + rest
-    const tail = lastBytes(this.tail, chunk.subarray(pos), this.keep)
-    if (this.state === "Frame" && seen - this.overlap(tail) > this.max) {
-      if (this.close) {
-        this.stop(chunk, pos, events)
-        return
-      }
-      this.state = "Discard"
-      this.held.clear()
-    } else if (this.state === "Frame") {
-      this.held.append(chunk.subarray(pos))
-    }
-    this.seen = seen
-    this.tail = tail
-  }
-
-  /** Under "close": reports the frame at the first byte that makes it oversized, and stops. */
-  private stop(chunk: Buffer, pos: number, events: Array<FrameEvent>): void {
-    const available = this.seen + chunk.length - pos
-    let at = Math.max(this.seen, this.max) + 1
-    while (at < available) {
-      const window = new Uint8Array(Math.min(this.keep, at))
-      for (let i = 0; i < window.length; i++) window[i] = this.byteAt(chunk, pos, at - window.length + i)
-      if (at - this.overlap(window) > this.max) break
-      at++
-    }
-    events.push(oversizedEvent(at, this.max, false, empty))
-    this.state = "Done"
-    this.held.clear()
-    this.tail = empty
-  }
-
-  /** Byte `index` of the current frame, which must be in the tail or in `chunk` from `pos`. */
-  private byteAt(chunk: Buffer, pos: number, index: number): number {
-    return index >= this.seen
-      ? chunk[pos + index - this.seen] ?? 0
-      : this.tail[index - this.seen + this.tail.length] ?? 0
-  }
-
-  /** The length of the longest end of `bytes` that could be the start of a delimiter. */
-  private overlap(bytes: Uint8Array): number {
-    if (this.lines) return bytes.length > 0 && bytes[bytes.length - 1] === CR ? 1 : 0
-    for (let size = Math.min(this.keep, bytes.length); size > 0; size--) {
-      if (startsWith(bytes, bytes.length - size, this.delimiter, 0, size)) return size
-    }
-    return 0
-  }
-}
-
-/** Whether `bytes[at, at + size)` equals `pattern[from, from + size)`. */
-const startsWith = (bytes: Uint8Array, at: number, pattern: Uint8Array, from: number, size: number): boolean => {
-  for (let i = 0; i < size; i++) {
-    if (bytes[at + i] !== pattern[from + i]) return false
-  }
-  return true
-}
-
-/** A copy of the last `keep` bytes of `before` followed by `rest`. */
-const lastBytes = (before: Uint8Array, rest: Uint8Array, keep: number): Uint8Array => {
-  if (keep === 0) return empty
-  if (rest.length >= keep) return new Uint8Array(rest.subarray(rest.length - keep))
-  const fromBefore = Math.min(keep - rest.length, before.length)
-  const out = new Uint8Array(fromBefore + rest.length)
-  out.set(before.subarray(before.length - fromBefore))
-  out.set(rest, fromBefore)
-  return out
-}
-
-class LengthDecoder implements FrameDecoder {
-  private state: "Prefix" | "Payload" | "Skip" | "Done" = "Prefix"
-  private readonly prefix: Uint8Array
-  private got = 0
-  /** Payload length announced by the last prefix. */
-  private expected = 0
-  private readonly held: Accumulator
-  /** Payload bytes received (state Payload) or discarded (state Skip). */
-  private seen = 0
-
-  constructor(private readonly lengthBytes: 1 | 2 | 4, private readonly max: number, private readonly close: boolean) {
-    this.prefix = new Uint8Array(lengthBytes)
-    this.held = new Accumulator(max)
-  }
-
-  get buffered(): number {
-    return this.got + this.held.length
-  }
-
-  readonly push = (chunk: Uint8Array): ReadonlyArray<FrameEvent> => {
-    if (this.state === "Done" || chunk.length === 0) return none
-    const events: Array<FrameEvent> = []
-    let pos = 0
-    while (pos < chunk.length) {
-      const available = chunk.length - pos
-      if (this.state === "Prefix") {
-        const take = Math.min(this.lengthBytes - this.got, available)
-        this.prefix.set(chunk.subarray(pos, pos + take), this.got)
-        this.got += take
-        pos += take
-        if (this.got < this.lengthBytes) break
-        this.got = 0
-        this.seen = 0
-        this.expected = readLength(this.prefix)
-        if (this.expected > this.max) {
-          events.push(oversizedEvent(this.expected, this.max, true, empty))
-          if (this.close) {
-            this.state = "Done"
-            break
-          }
-          this.state = "Skip"
-        } else if (this.expected === 0) {
-          events.push(frameEvent(empty, empty))
-        } else {
-          this.state = "Payload"
-        }
-      } else if (this.state === "Payload") {
-        const take = Math.min(this.expected - this.seen, available)
-        const part = chunk.subarray(pos, pos + take)
-        pos += take
-        if (take === this.expected) {
-          events.push(frameEvent(part, empty))
-          this.state = "Prefix"
-          continue
-        }
-        this.held.append(part)
-        this.seen += take
-        if (this.seen === this.expected) {
-          events.push(frameEvent(this.held.take(this.expected), empty))
-          this.state = "Prefix"
-        }
-      } else {
-        const take = Math.min(this.expected - this.seen, available)
-        this.seen += take
-        pos += take
-        if (this.seen === this.expected) this.state = "Prefix"
-      }
-    }
-    return events
-  }
-
-  readonly end = (): ReadonlyArray<FrameEvent> => {
-    const state = this.state
-    const got = this.got
-    this.state = "Done"
-    this.got = 0
-    this.held.clear()
-    switch (state) {
-      case "Prefix":
-        return got === 0 ? none : [{ _tag: "Incomplete", length: got, expected: this.lengthBytes }]
-      case "Payload":
-      case "Skip":
-        return [{
-          _tag: "Incomplete",
-          length: this.lengthBytes + this.seen,
-          expected: this.lengthBytes + this.expected
-        }]
-      case "Done":
-        return none
-    }
-  }
-}
-
-const readLength = (prefix: Uint8Array): number => {
-  let value = 0
-  for (const byte of prefix) value = value * 256 + byte
-  return value
-}
-
 /**
  * A new decoder for one byte stream. Check the framing with {@link validate} first; the decoder does not throw
  * on an unchecked one, but its results are then of little use: a maximum that is not a number counts as 0 (every
@@ -673,16 +279,16 @@ const readLength = (prefix: Uint8Array): number => {
  * @category constructors
  */
 export const makeDecoder = (framing: Framing): FrameDecoder => {
-  if (framing._tag === "Chunk") return new ChunkDecoder()
+  if (framing._tag === "Chunk") return ChunkDecoder.make()
   const max = framing.maxFrameBytes >= 0 ? framing.maxFrameBytes : 0
   const close = framing.onOversized === "close"
   switch (framing._tag) {
     case "Line":
-      return new DelimiterDecoder(lf, true, max, close)
+      return DelimiterDecoder.make(Event.lf, true, max, close)
     case "Delimiter":
-      return new DelimiterDecoder(framing.delimiter, false, max, close)
+      return DelimiterDecoder.make(framing.delimiter, false, max, close)
     case "Length":
-      return new LengthDecoder(framing.lengthBytes, max, close)
+      return LengthDecoder.make(framing.lengthBytes, max, close)
   }
 }
 
@@ -704,7 +310,7 @@ export const encodeFrame = (
     case "Chunk":
       return Either.right(payload)
     case "Line":
-      return Either.right(Buffer.concat([payload, ending ?? lf]))
+      return Either.right(Buffer.concat([payload, ending ?? Event.lf]))
     case "Delimiter":
       return Either.right(Buffer.concat([payload, framing.delimiter]))
     case "Length": {
@@ -719,13 +325,6 @@ export const encodeFrame = (
     }
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// delimiters and encodings
-// ---------------------------------------------------------------------------------------------------------------
-
-const simpleEscapes = new Map([["n", 0x0a], ["r", 0x0d], ["t", 0x09], ["0", 0x00], ["\\", 0x5c]])
-
 /**
  * Reads a delimiter written as ASCII text with escapes: `\n`, `\r`, `\t`, `\0`, `\\` and `\xHH`, e.g. `"\\x03"`,
  * `"\\r\\n"` or `"END"`. Other characters must be ASCII; write other bytes as `\xHH`.
@@ -733,127 +332,7 @@ const simpleEscapes = new Map([["n", 0x0a], ["r", 0x0d], ["t", 0x09], ["0", 0x00
  * @since 0.1.0
  * @category constructors
  */
-export const parseDelimiter = (text: string): Effect.Effect<Uint8Array, DelimiterError> =>
-  Effect.suspend(() => {
-    if (text.length === 0) return Effect.fail(new DelimiterError({ text, reason: "Empty", index: 0 }))
-    const bytes: Array<number> = []
-    let i = 0
-    while (i < text.length) {
-      const code = text.charCodeAt(i)
-      if (code > 0x7f) return Effect.fail(new DelimiterError({ text, reason: "NonAscii", index: i }))
-      if (code !== 0x5c) {
-        bytes.push(code)
-        i++
-        continue
-      }
-      const escape = text.charAt(i + 1)
-      const simple = simpleEscapes.get(escape)
-      if (simple !== undefined) {
-        bytes.push(simple)
-        i += 2
-      } else if (escape === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 4))) {
-        bytes.push(Number.parseInt(text.slice(i + 2, i + 4), 16))
-        i += 4
-      } else {
-        return Effect.fail(new DelimiterError({ text, reason: "BadEscape", index: i }))
-      }
-    }
-    return Effect.succeed(Uint8Array.from(bytes))
-  })
-
-interface Analysis {
-  readonly unsafe: ReadonlySet<number>
-  /** Per byte value, where it occurs in multi-byte characters: see `roleBit`. */
-  readonly roles: Uint32Array
-}
-
-const analyses = new Map<string, Analysis>()
-
-/** Bit for "byte `index` of a `size`-byte character"; sizes above 4 share one bit. */
-const roleBit = (index: number, size: number): number => size > 4 ? 1 << 12 : 1 << ((size - 2) * 4 + index)
-
-/** The characters tried: every BMP scalar value and every 256th supplementary code point. */
-const sampleCharacters = (): Array<string> => {
-  const chars: Array<string> = []
-  for (let code = 0; code < 0xd800; code++) chars.push(String.fromCharCode(code))
-  for (let code = 0xe000; code <= 0xffff; code++) chars.push(String.fromCharCode(code))
-  for (let code = 0x10000; code <= 0x10ffff; code += 0x100) chars.push(String.fromCodePoint(code))
-  return chars
-}
-
-/**
- * Encodes each sample character and records where each byte of a multi-byte result occurs. A result counts
- * only if it decodes back to the character: iconv-lite encodes unmappable characters as "?".
- *
- * One character at a time, this takes 100 to 200 ms for the Chinese encodings. So, when NUL encodes as the
- * single byte 0x00, all the characters are encoded at once, each followed by NUL, and decoded back at once; the
- * results are cut at the zero bytes, and the decoded text at the NULs. If the bytes hold other zeros, it is done
- * one character at a time; if the decoded text does not split into as many parts, each result is decoded alone.
- */
-const analyse = (encoding: string): Analysis => {
-  const cached = analyses.get(encoding)
-  if (cached !== undefined) return cached
-  const roles = new Uint32Array(256)
-  const encoder = Iconv.getEncoder(encoding)
-  const decoder = Iconv.getDecoder(encoding)
-  const encode = (text: string): Buffer => {
-    const head = encoder.write(text)
-    const rest = encoder.end()
-    return rest === undefined || rest.length === 0 ? head : Buffer.concat([head, rest])
-  }
-  const decode = (bytes: Buffer): string => {
-    const head = decoder.write(bytes)
-    // Not `?? ""`: iconv-lite's cesu8 decoder ends with the number 0.
-    const rest: unknown = decoder.end()
-    return typeof rest === "string" ? head + rest : head
-  }
-  const record = (bytes: Buffer, from: number, to: number): void => {
-    for (let i = from; i < to; i++) roles[bytes[i]] |= roleBit(i - from, to - from)
-  }
-  const chars = sampleCharacters()
-
-  const atOnce = (): boolean => {
-    const nul = encode("\0")
-    if (nul.length !== 1 || nul[0] !== 0) return false
-    const sample = chars.slice(1)
-    const bytes = encode(sample.join("\0") + "\0")
-    const ends = new Int32Array(sample.length)
-    let pos = 0
-    for (let i = 0; i < sample.length; i++) {
-      const end = bytes.indexOf(0, pos)
-      if (end < 0) return false
-      ends[i] = end
-      pos = end + 1
-    }
-    if (pos !== bytes.length) return false
-    const decoded = decode(bytes).split("\0")
-    const aligned = decoded.length === sample.length + 1
-    let start = 0
-    sample.forEach((char, i) => {
-      const end = ends[i]
-      if (end - start > 1) {
-        const back = aligned ? decoded[i] : decode(bytes.subarray(start, end))
-        if (back === char) record(bytes, start, end)
-      }
-      start = end + 1
-    })
-    return true
-  }
-
-  if (!atOnce()) {
-    for (const char of chars) {
-      const bytes = encode(char)
-      if (bytes.length > 1 && decode(bytes) === char) record(bytes, 0, bytes.length)
-    }
-  }
-  const unsafe = new Set<number>()
-  roles.forEach((bits, byte) => {
-    if (bits !== 0) unsafe.add(byte)
-  })
-  const analysis: Analysis = { unsafe, roles }
-  analyses.set(encoding, analysis)
-  return analysis
-}
+export const parseDelimiter: (text: string) => Effect.Effect<Uint8Array, DelimiterError> = DelimiterText.parseDelimiter
 
 /**
  * The byte values that can occur inside a multi-byte character of `encoding`, found by encoding every
@@ -864,58 +343,7 @@ const analyse = (encoding: string): Analysis => {
  * @since 0.1.0
  * @category encoding
  */
-export const unsafeBytes = (encoding: string): ReadonlySet<number> => analyse(encoding).unsafe
-
-const hex = (byte: number): string => "0x" + byte.toString(16).toUpperCase().padStart(2, "0")
-
-const ordinals = ["first", "second", "third", "fourth"]
-const sizes = ["two-byte", "three-byte", "four-byte"]
-
-const describeRoles = (bits: number): string => {
-  const parts: Array<string> = []
-  for (let size = 2; size <= 4; size++) {
-    const indexes = ordinals.filter((_, index) => index < size && (bits & roleBit(index, size)) !== 0)
-    if (indexes.length > 0) {
-      parts.push(`the ${list(indexes, "or")} byte of a ${sizes[size - 2]}`)
-    }
-  }
-  if ((bits & roleBit(0, 5)) !== 0) parts.push("a byte of a longer")
-  return parts.length === 0 ? "part of a multi-byte" : list(parts, "or")
-}
-
-/** "a", "a or b", "a, b or c"; with more than two items of several words, "a, b, or c". */
-const list = (items: ReadonlyArray<string>, conjunction: "and" | "or"): string => {
-  if (items.length <= 2) return items.join(` ${conjunction} `)
-  const comma = items.some((item) => item.includes(" ")) ? "," : ""
-  return `${items.slice(0, -1).join(", ")}${comma} ${conjunction} ${items[items.length - 1]}`
-}
-
-const complement = (set: ReadonlySet<number>): Array<number> => {
-  const out: Array<number> = []
-  for (let byte = 0; byte < 256; byte++) if (!set.has(byte)) out.push(byte)
-  return out
-}
-
-/** The delimiter as it would be written for {@link parseDelimiter}. */
-const showBytes = (bytes: Uint8Array): string =>
-  [...bytes].map((byte) => {
-    switch (byte) {
-      case 0x0a:
-        return "\\n"
-      case 0x0d:
-        return "\\r"
-      case 0x09:
-        return "\\t"
-      case 0x00:
-        return "\\0"
-      case 0x5c:
-        return "\\\\"
-      case 0x22:
-        return "\\x22"
-      default:
-        return byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : "\\x" + hex(byte).slice(2)
-    }
-  }).join("")
+export const unsafeBytes: (encoding: string) => ReadonlySet<number> = EncodingBytes.unsafeBytes
 
 /**
  * Byte values as sorted ranges, e.g. `"0x40–0x7E, 0x81–0xFE"`; `"none"` for an empty set.
@@ -923,40 +351,16 @@ const showBytes = (bytes: Uint8Array): string =>
  * @since 0.1.0
  * @category utils
  */
-export const formatRanges = (set: ReadonlySet<number>): string => {
-  const sorted = [...set].sort((a, b) => a - b)
-  const ranges: Array<string> = []
-  let i = 0
-  while (i < sorted.length) {
-    const first = sorted[i] ?? 0
-    let last = first
-    while (i + 1 < sorted.length && sorted[i + 1] === last + 1) {
-      i++
-      last = sorted[i] ?? last
-    }
-    ranges.push(first === last ? hex(first) : `${hex(first)}–${hex(last)}`)
-    i++
-  }
-  return ranges.length === 0 ? "none" : ranges.join(", ")
-}
+export const formatRanges: (set: ReadonlySet<number>) => string = EncodingBytes.formatRanges
 
 /**
- * One row of {@link safeDelimiterTable}.
+ * One row of {@link safeDelimiterTable}: `encoding`; `unsafe`, its unsafe byte values as {@link formatRanges}
+ * writes them; whether line framing (LF and CR), ETX (0x03) and CRLF are safe.
  *
  * @since 0.1.0
  * @category models
  */
-export interface SafeDelimiterRow {
-  readonly encoding: string
-  /** The unsafe byte values, as {@link formatRanges} writes them. */
-  readonly unsafe: string
-  /** Line framing (LF and CR) is safe. */
-  readonly lfSafe: boolean
-  /** ETX (0x03) is a safe delimiter. */
-  readonly etxSafe: boolean
-  /** CRLF is a safe delimiter. */
-  readonly crlfSafe: boolean
-}
+export type SafeDelimiterRow = EncodingBytes.SafeDelimiterRow
 
 /**
  * Which delimiters are safe with each encoding, e.g. for a README table. The encodings must be known to
@@ -965,12 +369,8 @@ export interface SafeDelimiterRow {
  * @since 0.1.0
  * @category utils
  */
-export const safeDelimiterTable = (encodings: ReadonlyArray<string>): ReadonlyArray<SafeDelimiterRow> =>
-  encodings.map((encoding) => {
-    const unsafe = unsafeBytes(encoding)
-    const lfSafe = !unsafe.has(LF) && !unsafe.has(CR)
-    return { encoding, unsafe: formatRanges(unsafe), lfSafe, etxSafe: !unsafe.has(0x03), crlfSafe: lfSafe }
-  })
+export const safeDelimiterTable: (encodings: ReadonlyArray<string>) => ReadonlyArray<SafeDelimiterRow> =
+  EncodingBytes.safeDelimiterTable
 
 const positiveInteger = (value: number): boolean => Number.isSafeInteger(value) && value > 0
 
@@ -1011,9 +411,9 @@ export const validate = (
       }
       case "Line":
       case "Delimiter": {
-        const delimiter = framing._tag === "Line" ? crlf : framing.delimiter
+        const delimiter = framing._tag === "Line" ? Event.crlf : framing.delimiter
         if (delimiter.length === 0) return yield* new FramingOptionError({ reason: "EmptyDelimiter", value: "" })
-        const unsafe = unsafeBytes(encoding)
+        const unsafe = EncodingBytes.unsafeBytes(encoding)
         const bytes = [...new Set(delimiter)].filter((byte) => unsafe.has(byte))
         if (bytes.length > 0) {
           return yield* new UnsafeDelimiterError({ framing: framing._tag, delimiter, encoding, bytes })

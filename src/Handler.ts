@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
-import { type ConnectionFailure, formatPeer, type Frame, type Handler } from "./Connection.js"
+import { type ConnectionFailure, forEachFrame, formatPeer, type Frame, type Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
+import { escapeControl } from "./internal/escape.js"
 
 /**
  * The tutorial's reply text.
@@ -47,17 +47,41 @@ export interface TutorialOptions {
   readonly display?: Display | undefined
 }
 
-const hex = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex").replace(/(..)(?!$)/g, "$1 ")
+/**
+ * The most of a frame that is logged: its first 4 KiB in hex, its first 64 Ki characters as text; a longer frame
+ * is logged with how long it was.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const displayLimits = { hexBytes: 4096, textCharacters: 65536 } as const
+
+const hex = (bytes: Uint8Array): string => {
+  const shown = bytes.length > displayLimits.hexBytes ? bytes.subarray(0, displayLimits.hexBytes) : bytes
+  const digits = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString("hex")
+  const pairs = new Array<string>(shown.length)
+  for (let i = 0; i < shown.length; i++) pairs[i] = digits.slice(2 * i, 2 * i + 2)
+  const joined = pairs.join(" ")
+  return bytes.length > displayLimits.hexBytes ? `${joined} … (${bytes.length} bytes)` : joined
+}
+
+const text = (frame: Frame): string => {
+  const shown = frame.text.length > displayLimits.textCharacters
+    ? `${frame.text.slice(0, displayLimits.textCharacters)} … (${frame.bytes.length} bytes)`
+    : frame.text
+  return escapeControl(shown)
+}
 
 /**
- * How a frame is shown in the log.
+ * How a frame is shown in the log: its text with control characters escaped (a client can neither forge a log
+ * line nor send escape sequences to a terminal), its bytes in hex, or both; a huge frame is cut to
+ * {@link displayLimits}, saying how long it was.
  *
  * @since 0.1.0
  * @category formatting
  */
 export const formatFrame = (frame: Frame, display: Display): string =>
-  display === "text" ? frame.text : display === "hex" ? hex(frame.bytes) : `${frame.text} [${hex(frame.bytes)}]`
+  display === "text" ? text(frame) : display === "hex" ? hex(frame.bytes) : `${text(frame)} [${hex(frame.bytes)}]`
 
 /**
  * The tutorial's behaviour: logs `客户端连接成功: ('IP', PORT)` on connect, `TEXT ('IP', PORT)` for every
@@ -87,20 +111,26 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
     const peer = formatPeer(connection)
     // Frames are answered as they arrive (Connection.respond); their lines are not even formatted when Info
     // lines are filtered out (serve --quiet).
+    const answer = answerOf(replyIn(connection.encoding))
+    // A read that completes no character (half of a GBK character, in chunk framing) is neither logged nor
+    // answered, as in the tutorial, which would print an empty line.
     return Effect.logInfo(`客户端连接成功: ${peer}`).pipe(
-      Effect.zipRight(connection.respond(answerOf(replyIn(connection.encoding)), {
-        log: (frame) => `${formatFrame(frame, display)} ${peer}`
+      Effect.zipRight(connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
+        log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
       })),
       Effect.ensuring(Effect.logInfo(`客户端下线了: ${peer}`))
     )
   }
 }
 
+const complete = (frame: Frame): boolean => frame.text.length > 0 || frame.bytes.length === 0
+
 /**
- * Writes every chunk it reads back to the client, byte for byte, whatever the framing.
+ * Sends every frame back as it came: in the default chunk framing, every read byte for byte; in the other
+ * framings each frame with its delimiter, line ending or length prefix.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const echo: Handler<ConnectionFailure> = (connection) =>
-  Stream.runForEach(connection.chunks, connection.sendBytes)
+  forEachFrame(connection, (frame) => connection.sendFrame(frame.bytes))

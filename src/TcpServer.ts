@@ -3,30 +3,21 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
-import type * as Net from "node:net"
-import { ConnectionError, type ConnectionFailure, type Handler } from "./Connection.js"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import type { ConnectionFailure, Handler } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
 import * as HandlerModule from "./Handler.js"
 import * as Admission from "./internal/admission.js"
-import * as InternalConnection from "./internal/connection.js"
-import * as Listener from "./internal/listener.js"
+import * as Server from "./internal/server.js"
 
 /**
  * The address the server is bound to.
@@ -105,12 +96,15 @@ export class TcpServerOptionError extends Data.TaggedError("TcpServerOptionError
  */
 export type StartError =
   | Encoding.UnknownEncodingError
+  | Encoding.UnencodableTextError
   | Framing.UnsafeDelimiterError
   | Framing.FramingOptionError
 
 /**
- * The settings that can come from configuration. Every field has a default: the tutorial's values for what
- * the tutorial has, and limits a server on a network needs for the rest.
+ * The settings of a server, all of which can come from configuration. Every field has a default: the
+ * tutorial's values for what the tutorial has, and limits a server on a network needs for the rest. Durations
+ * are Effect `Duration` inputs (`"30 seconds"`, a number of milliseconds, …): 0 turns a limit off, and a
+ * negative or non-finite duration is an error.
  *
  * @since 0.1.0
  * @category models
@@ -120,33 +114,41 @@ export interface ServeOptions {
   readonly host?: string | undefined
   /** Port to bind; default 9090. 0 picks a free ephemeral port. */
   readonly port?: number | undefined
-  /** Length of the queue of connections the kernel accepts before the server takes them; default 128. */
+  /**
+   * Length of the queue of connections the kernel accepts before the server takes them; default the system's
+   * maximum (`/proc/sys/net/core/somaxconn`, 511 where it cannot be read), so that bursts of clients are not
+   * dropped.
+   */
   readonly backlog?: number | undefined
   /** Encoding of client text, any iconv-lite encoding; default `gbk`. */
   readonly encoding?: string | undefined
-  /** The reply of the default handler; default `ok，问题正在处理中...`. */
-  readonly reply?: string | undefined
   /** Connections open at once; one more is refused. Default 10,000. */
   readonly maxConnections?: number | undefined
   /** Connections open at once from one address; default unlimited. */
   readonly maxConnectionsPerIp?: number | undefined
-  /** If not empty, only clients in these ranges (CIDR or single address, IPv4 or IPv6) are served. */
+  /**
+   * If set, only clients in these ranges (CIDR or single address, IPv4 or IPv6) are served. A list with no
+   * range in it is an error: it would serve everyone, or no one.
+   */
   readonly allow?: ReadonlyArray<string> | undefined
   /** Clients in these ranges are refused; wins over `allow`. */
   readonly deny?: ReadonlyArray<string> | undefined
-  /** Text sent to a refused client before its connection is closed; default none. */
+  /** Text sent (framed, in the encoding) to a refused client before its connection is closed; default none. */
   readonly busyText?: string | undefined
-  /** A connection with no input for this long is closed; default 5 minutes; 0 disables it. */
+  /** A connection with no input for this long is closed; default 5 minutes; 0 turns it off. */
   readonly idleTimeout?: Duration.DurationInput | undefined
-  /** A connection open this long is closed; default unlimited. */
+  /** A connection open this long is closed; default unlimited (0). */
   readonly maxConnectionAge?: Duration.DurationInput | undefined
   /** Outgoing (and incoming) buffer of each connection, in bytes; default 64 KiB. */
   readonly highWaterMark?: number | undefined
-  /** A connection whose full outgoing buffer the client does not read for this long is closed; default 30 s. */
+  /**
+   * A connection whose full outgoing buffer the client does not read for this long is closed; default 30 s;
+   * 0 turns it off. It also bounds how long a graceful close waits for the client.
+   */
   readonly writeTimeout?: Duration.DurationInput | undefined
   /** On shutdown, how long connections may finish what they are doing before they are closed; default 3 s. */
   readonly shutdownGrace?: Duration.DurationInput | undefined
-  /** Text sent to each client when a shutdown closes its connection; default none. */
+  /** Text sent (framed, in the encoding) to each client when a shutdown closes its connection; default none. */
   readonly goodbye?: string | undefined
   /** How the input is cut into messages; default {@link Framing.chunk}: one message per read, as the tutorial. */
   readonly framing?: Framing.Framing | undefined
@@ -154,21 +156,29 @@ export interface ServeOptions {
   readonly decodeErrors?: "replace" | "fatal" | undefined
   /** Line ending of replies in line framing, e.g. `"\r\n"`; default: the one the client used last. */
   readonly replyEnding?: string | undefined
-  /** What the default handler answers: the reply text (default), the frame itself, or nothing. */
-  readonly answer?: HandlerModule.Answer | undefined
-  /** What the default handler logs of each frame: `text` (default), `hex` or `both`. */
-  readonly display?: HandlerModule.Display | undefined
 }
 
 /**
- * Options of {@link make} and {@link layer}.
+ * Options of {@link make} and {@link layer}: the settings and the handler.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options<E = never, R = never> extends ServeOptions {
-  /** What to run for each connection; default {@link HandlerModule.tutorial} with `reply`. */
+  /**
+   * What to run for each connection; default {@link HandlerModule.tutorial} with the tutorial's reply. It may
+   * use `Scope`: the connection's own, closed when the client leaves.
+   */
   readonly handler?: Handler<E, R> | undefined
+}
+
+const systemBacklog = (): number => {
+  try {
+    const value = Number(Fs.readFileSync("/proc/sys/net/core/somaxconn", "utf8").trim())
+    return Number.isSafeInteger(value) && value > 0 ? value : 511
+  } catch {
+    return 511
+  }
 }
 
 /**
@@ -180,9 +190,8 @@ export interface Options<E = never, R = never> extends ServeOptions {
 export const defaults = {
   host: "0.0.0.0",
   port: 9090,
-  backlog: 128,
+  backlog: systemBacklog(),
   encoding: "gbk",
-  reply: HandlerModule.defaultReply,
   maxConnections: 10_000,
   idleTimeout: Duration.minutes(5),
   highWaterMark: 64 * 1024,
@@ -209,39 +218,76 @@ export interface Stats {
   readonly decodeErrors: number
 }
 
-const formatFailure = <E>(cause: Cause.Cause<E>): string => {
-  const failure = Cause.squash(cause)
-  return failure instanceof Error ? failure.message : String(failure)
+const optionError = (option: string, value: unknown, expected: string) =>
+  new TcpServerOptionError({ option, value: String(value), expected })
+
+// Node's timers fire at once beyond this (about 24.8 days).
+const maxTimerMillis = 2 ** 31 - 1
+
+/**
+ * One rule for every duration: 0 is off (`undefined`) where `zeroIsOff`, a negative, non-finite or unreadable
+ * duration is an error, and so is one too long for a timer.
+ */
+const duration = (
+  option: string,
+  input: Duration.DurationInput | undefined,
+  fallback: Duration.Duration | undefined,
+  zeroIsOff: boolean
+): Effect.Effect<Duration.Duration | undefined, TcpServerOptionError> => {
+  if (input === undefined) return Effect.succeed(fallback)
+  const expected = `a duration from 0 to 24 days${zeroIsOff ? " (0 turns it off)" : ""}, such as "30 seconds"`
+  const negative = typeof input === "number"
+    ? !(input >= 0)
+    : typeof input === "bigint"
+    ? input < 0n
+    : typeof input === "string"
+    ? /^\s*-/.test(input)
+    : false
+  const decoded = Duration.decodeUnknown(input)
+  if (negative || decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
+    return Effect.fail(optionError(option, input, expected))
+  }
+  const millis = Duration.toMillis(decoded.value)
+  if (millis > maxTimerMillis) return Effect.fail(optionError(option, input, expected))
+  return Effect.succeed(zeroIsOff && millis === 0 ? undefined : decoded.value)
 }
 
-const positiveDuration = (input: Duration.DurationInput | undefined): Duration.Duration | undefined => {
-  if (input === undefined) return undefined
-  const duration = Duration.decode(input)
-  return Duration.isZero(duration) || !Duration.isFinite(duration) ? undefined : duration
-}
-
-const ranges = (option: string, values: ReadonlyArray<string> | undefined) => {
-  if (values === undefined || values.length === 0) return Effect.succeed(undefined)
-  const parsed = Admission.parseRanges(values)
+const ranges = (option: string, values: ReadonlyArray<string> | undefined, emptyIsError: boolean) => {
+  if (values === undefined) return Effect.succeed(undefined)
+  const entries = values.map((value) => value.trim()).filter((value) => value.length > 0)
+  if (entries.length === 0) {
+    return emptyIsError
+      ? Effect.fail(
+        optionError(option, values.join(","), "at least one address or CIDR range (an empty list would serve everyone)")
+      )
+      : Effect.succeed(undefined)
+  }
+  const parsed = Admission.parseRanges(entries)
   return parsed._tag === "Right" ? Effect.succeed(parsed.list) : Effect.fail(
-    new TcpServerOptionError({
+    optionError(
       option,
-      value: parsed.invalid,
-      expected: "an IPv4 or IPv6 address or CIDR range, such as 10.0.0.0/8, 192.168.1.7 or fd00::/8"
-    })
+      parsed.invalid,
+      "an IPv4 or IPv6 address or CIDR range, such as 10.0.0.0/8, 192.168.1.7 or fd00::/8"
+    )
   )
 }
 
 const positiveInteger = (option: string, value: number | undefined) =>
   value === undefined || (Number.isSafeInteger(value) && value > 0)
     ? Effect.succeed(value)
-    : Effect.fail(new TcpServerOptionError({ option, value: String(value), expected: "a whole number above 0" }))
+    : Effect.fail(optionError(option, value, "a whole number above 0"))
+
+const text = (what: string, value: string | undefined, encoding: string) =>
+  value === undefined || value.length === 0
+    ? Effect.succeed(undefined)
+    : Encoding.encodeAll(value, encoding, what)
 
 /**
  * Starts a server in the current scope. Every connection runs `handler` in a daemon fiber that the server
- * tracks. Closing the scope stops accepting at once, ends every connection's input so handlers can finish
- * and flush their replies, and after `shutdownGrace` interrupts the connections that remain; every client
- * socket is closed before the scope is.
+ * tracks, with the connection's own `Scope`. Closing the scope stops accepting at once, ends every
+ * connection's input so handlers can finish and flush their replies, closes the connections gracefully (the
+ * goodbye text, then FIN, reading until the client's FIN), and after `shutdownGrace` interrupts the
+ * connections that remain; every client socket is closed before the scope is.
  *
  * @since 0.1.0
  * @category constructors
@@ -251,181 +297,67 @@ export const make: <E = ConnectionFailure, R = never>(
 ) => Effect.Effect<
   TcpServer["Type"],
   TcpServerError | TcpServerOptionError | StartError,
-  Scope.Scope | R
+  Scope.Scope | Exclude<R, Scope.Scope>
 > = Effect.fn("TcpServer.make")(function*<E, R>(options: Options<E, R> = {}) {
   const encoding = yield* Encoding.validate(options.encoding ?? defaults.encoding)
   const framing = yield* Framing.validate(options.framing ?? Framing.chunk, encoding)
   const handler: Handler<E | ConnectionFailure, R> = options.handler ??
-    HandlerModule.tutorial({ reply: options.reply, answer: options.answer, display: options.display })
-  const maxConnections = (yield* positiveInteger("max connections", options.maxConnections)) ??
-    defaults.maxConnections
-  const maxConnectionsPerIp = yield* positiveInteger("max connections per IP", options.maxConnectionsPerIp)
+    (yield* Effect.as(
+      Encoding.encodeAll(HandlerModule.defaultReply, encoding, "tutorial's reply"),
+      HandlerModule.tutorial()
+    ))
   const highWaterMark = (yield* positiveInteger("high-water mark", options.highWaterMark)) ?? defaults.highWaterMark
-  const allow = yield* ranges("allow range", options.allow)
-  const deny = yield* ranges("deny range", options.deny)
-  const maxAge = positiveDuration(options.maxConnectionAge)
-  const shutdownGrace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
-  const counters: InternalConnection.Counters = { oversized: 0, decodeErrors: 0 }
-  const settings: InternalConnection.Settings = {
-    encoding,
-    framing,
-    frameErrors: framing._tag === "Chunk" ? "skip" : framing.onOversized,
-    decodeErrors: options.decodeErrors ?? "replace",
-    replyEnding: options.replyEnding === undefined ? undefined : Buffer.from(options.replyEnding, "latin1"),
-    counters,
-    idleTimeout: positiveDuration(options.idleTimeout ?? defaults.idleTimeout),
-    writeTimeout: positiveDuration(options.writeTimeout) ?? defaults.writeTimeout,
-    goodbye: options.goodbye === undefined ? undefined : Encoding.encode(options.goodbye, encoding)
+  const writeTimeout = yield* duration("write timeout", options.writeTimeout, defaults.writeTimeout, true)
+  const host = options.host ?? defaults.host
+  const port = options.port ?? defaults.port
+  const backlog = (yield* positiveInteger("backlog", options.backlog)) ?? defaults.backlog
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
+    return yield* optionError("port", port, "a whole number from 0 to 65535")
   }
-  const busy = options.busyText === undefined ? undefined : Encoding.encode(options.busyText, encoding)
-
-  // What the server runs in the background (the accept loop, the connections, their log lines) is detached
-  // from the span `make` runs in: the tracer logger records every log line as an event of the current span,
-  // and that span would keep them all for as long as the server runs.
-  const detached = Context.omit(Tracer.ParentSpan)
-  const runtime = Runtime.updateContext(yield* Effect.runtime<never>(), detached)
-  const runFork = Runtime.runFork(runtime)
-  const shutdown = InternalConnection.makeShutdown()
-  let accepted = 0
-  let refused = 0
-  let open = () => 0
-  const admit = Admission.make({ maxConnections, maxConnectionsPerIp, allow, deny }, () => open())
-
-  // Accept failures come in floods: log once a second at most, with how many there were.
-  let acceptFailures = 0
-  let lastAcceptLog = 0
-  const acceptFailed = (what: string) => {
-    acceptFailures++
-    const now = Date.now()
-    if (now - lastAcceptLog < 1000) return
-    lastAcceptLog = now
-    const count = acceptFailures
-    acceptFailures = 0
-    runFork(Effect.logError(`${what} (${count} in the last second)`))
-  }
-  const listener = yield* Listener.listen({
-    host: options.host ?? defaults.host,
-    port: options.port ?? defaults.port,
-    backlog: options.backlog ?? defaults.backlog,
-    highWaterMark,
-    admit,
-    refuse: (socket, reason) => {
-      refused++
-      const peer = InternalConnection.peerOf(socket)
-      runFork(Effect.logWarning(`refused ${peer.remoteAddress}:${peer.remotePort}: ${reason}`))
-      if (busy === undefined) socket.destroy()
-      else socket.end(busy, () => socket.destroy())
+  const running = yield* Server.make({
+    listen: { host, port, backlog, highWaterMark },
+    admission: {
+      maxConnections: (yield* positiveInteger("max connections", options.maxConnections)) ??
+        defaults.maxConnections,
+      maxConnectionsPerIp: yield* positiveInteger("max connections per IP", options.maxConnectionsPerIp),
+      allow: yield* ranges("allow range", options.allow, true),
+      deny: yield* ranges("deny range", options.deny, false)
     },
-    onAcceptError: (error) => {
-      const code = "code" in error && typeof error.code === "string" ? error.code : undefined
-      acceptFailed(
-        code === "EMFILE" || code === "ENFILE"
-          ? `out of file descriptors (${code}): connections are refused until some close`
-          : `accepting a connection failed: ${error.message}`
-      )
+    connection: {
+      encoding,
+      framing,
+      decodeErrors: options.decodeErrors ?? "replace",
+      counters: { oversized: 0, decodeErrors: 0 },
+      replyEnding: options.replyEnding === undefined ? undefined : Buffer.from(options.replyEnding, "latin1"),
+      idleTimeout: yield* duration("idle timeout", options.idleTimeout, defaults.idleTimeout, true),
+      writeTimeout,
+      closeTimeoutMillis: Duration.toMillis(writeTimeout ?? defaults.writeTimeout),
+      goodbye: yield* text("goodbye text", options.goodbye, encoding)
     },
-    onDescriptorsExhausted: (budget) => {
-      refused++
-      acceptFailed(
-        `out of file descriptors (EMFILE): the descriptor limit allows ${budget} connections; ` +
-          `new ones are refused until some close (raise it with ulimit -n)`
-      )
-    }
-  })
-  open = () => listener.open.size
-  const fibers = yield* FiberSet.make<void, never>()
-  if (settings.idleTimeout !== undefined) {
-    yield* Effect.forkScoped(InternalConnection.idleSweeper(shutdown, Duration.toMillis(settings.idleTimeout)))
-  }
-
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      yield* listener.stopAccepting
-      const connections = listener.open.size
-      if (connections === 0) return
-      yield* Effect.logInfo(`shutting down: closing ${connections} connections`)
-      InternalConnection.startDraining(shutdown)
-      // The wait runs in a fiber of its own: interruptible, so the timeout can end it, yet not cut short when
-      // the shutdown itself comes from an interruption (Ctrl-C interrupts the main fiber).
-      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(
-        Effect.timeout(shutdownGrace),
-        Effect.interruptible,
-        Effect.isSuccess,
-        Effect.forkDaemon,
-        Effect.flatMap(Fiber.join)
-      )
-      const remaining = yield* FiberSet.size(fibers)
-      InternalConnection.forceClose(shutdown)
-      yield* Effect.logInfo(
-        finished
-          ? `shutdown: ${connections} connections closed`
-          : `shutdown: ${connections} connections closed, ${remaining} of them interrupted after the ${
-            Duration.format(shutdownGrace)
-          } grace period`
-      )
-    })
-  )
-
-  let lastId = 0
-  const report = (id: number, peer: InternalConnection.Peer, exit: Exit.Exit<void, E | ConnectionFailure>) => {
-    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
-    const what = `connection ${id} from ${peer.remoteAddress}:${peer.remotePort} failed`
-    // A defect is a bug in a handler: log it with its stack. A typed failure is the client's doing.
-    return Cause.isDie(exit.cause)
-      ? Effect.logError(what, exit.cause)
-      : Effect.logWarning(`${what}: ${formatFailure(exit.cause)}`)
-  }
-  // Runs in the connection's fiber, which starts uninterruptible: only the handler is interruptible, and the
-  // scope is closed (the socket with it) however the handler ends.
-  const serve = (socket: Net.Socket, scope: Scope.CloseableScope) => {
-    const id = ++lastId
-    accepted++
-    const peer = InternalConnection.peerOf(socket)
-    // The connection's scope becomes the fiber's `Scope` for the rest of its life: a plain update of its
-    // context, cheaper than Effect.provideService's bracket (this fiber ends with the connection).
-    return FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)).pipe(
-      Effect.zipRight(InternalConnection.make(socket, id, peer, settings, shutdown, scope)),
-      Effect.flatMap((connection) =>
-        Effect.interruptible(
-          maxAge === undefined ? handler(connection) : Effect.timeoutFail(handler(connection), {
-            duration: maxAge,
-            onTimeout: () => new ConnectionError({ reason: "MaxAge", cause: maxAge })
-          })
-        )
-      ),
-      Effect.exit,
-      Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
-    )
-  }
-
-  // The accept loop's fiber passes its context and scheduler on to every connection fiber it forks.
-  yield* FiberRef.update(FiberRef.currentContext, detached).pipe(
-    Effect.zipRight(FiberRef.set(FiberRef.currentScheduler, InternalConnection.scheduler)),
-    Effect.zipRight(listener.accepted.pipe(
-      Stream.runForEach((socket) =>
-        // Forking and tracking happen together, so no connection fiber escapes the set. The fiber starts
-        // uninterruptible: only its handler can be interrupted, after the socket is in the connection's scope.
-        Effect.flatMap(Scope.make(), (scope) =>
-          Effect.forkDaemon(serve(socket, scope)).pipe(
-            Effect.flatMap((fiber) => FiberSet.add(fibers, fiber))
-          )).pipe(Effect.uninterruptible)
-      )
-    )),
-    Effect.forkScoped
-  )
-
+    busy: yield* text("busy text", options.busyText, encoding),
+    maxAge: yield* duration("maximum connection age", options.maxConnectionAge, undefined, true),
+    shutdownGrace: (yield* duration("shutdown grace", options.shutdownGrace, defaults.shutdownGrace, false)) ??
+      Duration.zero,
+    handler
+  }).pipe(Effect.mapError((failure) => listenError(host, port, failure.cause)))
   return TcpServer.of({
-    address: listener.address,
-    connections: Effect.sync(() => listener.open.size),
-    stats: Effect.sync((): Stats => ({
-      active: listener.open.size,
-      accepted,
-      refused,
-      oversizedFrames: counters.oversized,
-      decodeErrors: counters.decodeErrors
-    }))
+    address: running.address,
+    connections: Effect.sync(() => running.counts().active),
+    stats: Effect.sync(running.counts)
   })
 })
+
+const listenError = (host: string, port: number, cause: unknown): TcpServerError => {
+  const code = cause instanceof Error && "code" in cause ? cause.code : undefined
+  const reason = code === "EADDRINUSE"
+    ? "AddressInUse"
+    : code === "EACCES" || code === "EPERM"
+    ? "PermissionDenied"
+    : code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME"
+    ? "AddressNotAvailable"
+    : "Listen"
+  return new TcpServerError({ reason, host, port, cause })
+}
 
 /**
  * A layer that runs a server for as long as the layer is in use.
@@ -435,7 +367,7 @@ export const make: <E = ConnectionFailure, R = never>(
  */
 export const layer = <E = ConnectionFailure, R = never>(
   options?: Options<E, R>
-): Layer.Layer<TcpServer, TcpServerError | TcpServerOptionError | StartError, R> =>
+): Layer.Layer<TcpServer, TcpServerError | TcpServerOptionError | StartError, Exclude<R, Scope.Scope>> =>
   Layer.scoped(TcpServer, make(options))
 
 /**
@@ -450,5 +382,5 @@ export const layerConfig = <E = ConnectionFailure, R = never>(
 ): Layer.Layer<
   TcpServer,
   TcpServerError | TcpServerOptionError | StartError | ConfigError.ConfigError,
-  R
+  Exclude<R, Scope.Scope>
 > => Layer.scoped(TcpServer, Effect.flatMap(Config.unwrap(config), (options) => make<E, R>({ ...options, handler })))

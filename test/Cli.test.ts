@@ -6,7 +6,7 @@ import * as Errors from "../src/cli/errors.js"
 import * as Help from "../src/cli/help.js"
 import * as Flags from "../src/cli/options.js"
 import * as Values from "../src/cli/values.js"
-import { Cli, Framing, TcpServer } from "../src/index.js"
+import { Cli, Framing, Handler, TcpServer } from "../src/index.js"
 
 const withEnv = (env: Record<string, string>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -44,7 +44,7 @@ describe("Cli serve options", () => {
       assert.deepStrictEqual(options.host, { value: TcpServer.defaults.host, source: "default" })
       assert.deepStrictEqual(options.port, { value: TcpServer.defaults.port, source: "default" })
       assert.deepStrictEqual(options.encoding.value, TcpServer.defaults.encoding)
-      assert.deepStrictEqual(options.reply.value, TcpServer.defaults.reply)
+      assert.deepStrictEqual(options.reply.value, Handler.defaultReply)
       assert.deepStrictEqual(options.quiet, { value: false, source: "default" })
       assert.strictEqual(options.logLevel.value, "info")
     }))
@@ -54,7 +54,7 @@ describe("Cli serve options", () => {
       const env = {
         TCP_SERVER_HOST: "127.0.0.1",
         TCP_SERVER_PORT: "7000",
-        TCP_SERVER_ENCODING: "big5",
+        TCP_SERVER_ENCODING: "gb18030",
         TCP_SERVER_QUIET: "true",
         TCP_SERVER_IDLE_TIMEOUT: "2m"
       }
@@ -91,7 +91,7 @@ describe("Cli serve options", () => {
     Effect.gen(function*() {
       const defaults = Cli.toServeOptions(yield* parse([]))
       assert.strictEqual(defaults.maxConnectionsPerIp, undefined)
-      assert.deepStrictEqual(defaults.allow, [])
+      assert.strictEqual(defaults.allow, undefined)
       assert.strictEqual(defaults.busyText, undefined)
       assert.deepStrictEqual(defaults.framing, Framing.chunk)
       const options = Cli.toServeOptions(
@@ -214,6 +214,27 @@ describe("Cli usage errors", () => {
       )
       const unsafe = yield* usageError([...local, "--framing", "delimiter", "--delimiter", "|"])
       assert.match(unsafe, /^delimiter "\|" \(0x7C\) is unsafe with gbk: .* \(see effect-tcp-server serve --help\)$/)
+    }))
+
+  it.effect("refuses a reply, goodbye or busy text the encoding cannot represent, named as the user set it", () =>
+    Effect.gen(function*() {
+      const reply = yield* usageError(["serve", "--encoding", "latin1", "--reply", "你好"])
+      assert.strictEqual(
+        reply,
+        `the --reply "你好" cannot be sent in latin1: "你", "好" have no latin1 encoding; set a text latin1 can ` +
+          `represent, or another encoding${see}`
+      )
+      assert.match(
+        yield* usageError(["serve", "-e", "shift_jis"]),
+        /^the default --reply "ok，问题正在处理中\.\.\." cannot/
+      )
+      assert.match(
+        yield* usageError(["serve", "-e", "ascii", "--no-reply"], { TCP_SERVER_GOODBYE: "再见" }),
+        /^the TCP_SERVER_GOODBYE "再见"/
+      )
+      assert.match(yield* usageError(["serve", "-e", "ascii", "--echo", "--busy-text", "忙"]), /^the --busy-text "忙"/)
+      // With --echo or --no-reply the reply is never sent, so it need not be representable.
+      yield* parse(["-e", "shift_jis", "--no-reply"])
     }))
 
   it.effect("refuses contradictory flags", () =>

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, HashMap, Logger, LogLevel, Option, Stream } from "effect"
 import Iconv from "iconv-lite"
-import { type Connection, Framing, TcpServer } from "../src/index.js"
+import { Connection, Framing, Handler, TcpServer } from "../src/index.js"
 import { connect } from "./utils/Client.js"
 import { gbk, realPause, replyBytes, startServer } from "./utils/Server.js"
 
@@ -34,7 +34,7 @@ describe("line framing over sockets", () => {
       const viaForEach: Connection.Handler = (connection) => {
         let n = 0
         return Effect.zipRight(
-          connection.forEachFrame((frame) => connection.send(`#${++n} ${frame.text}`)),
+          Connection.forEachFrame(connection, (frame) => connection.send(`#${++n} ${frame.text}`)),
           connection.send("bye")
         )
       }
@@ -88,7 +88,10 @@ describe("line framing over sockets", () => {
 
   it.scoped("logs frames in hex and echoes them", () =>
     Effect.gen(function*() {
-      const { logs, port } = yield* startServer({ framing: Framing.line(), display: "both", answer: "echo" })
+      const { logs, port } = yield* startServer({
+        framing: Framing.line(),
+        handler: Handler.tutorial({ display: "both", answer: "echo" })
+      })
       const client = yield* connect(port)
       yield* client.write(bytes(gbk("你好"), "\r\n"))
       assert.deepStrictEqual(yield* client.read(6), bytes(gbk("你好"), "\r\n"))
@@ -250,7 +253,7 @@ describe("fuzz", () => {
         Effect.gen(function*() {
           let seen = 0
           const handler: Connection.Handler = (connection) =>
-            Stream.runForEach(connection.frames, () => {
+            Stream.runForEach(Connection.frames(connection), () => {
               seen++
               return connection.send("k")
             })

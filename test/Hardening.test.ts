@@ -99,7 +99,7 @@ describe("timeouts", () => {
       let sent = 0
       const blob = Buffer.alloc(16 * 1024, 0x61)
       const flood: Connection.Handler = (connection) =>
-        connection.input.pipe(
+        Connection.input(connection).pipe(
           Stream.take(1),
           Stream.runDrain,
           Effect.zipRight(Effect.forever(Effect.tap(connection.sendBytes(blob), () => sent += blob.length)))
@@ -152,7 +152,7 @@ describe("shutdown", () => {
       let received = 0
       const allReceived = yield* Deferred.make<void>()
       const handler: Connection.Handler = (connection) =>
-        Stream.runForEach(connection.chunks, () =>
+        Connection.forEachFrame(connection, () =>
           Effect.gen(function*() {
             if (++received === 100) yield* Deferred.succeed(allReceived, undefined)
             yield* connection.sendBytes(big)

@@ -126,7 +126,7 @@ describe("TcpServer", () => {
       const released = yield* Deferred.make<number>()
       const handler: Connection.Handler<Connection.ConnectionFailure, Scope.Scope> = (connection) =>
         Effect.addFinalizer(() => Deferred.succeed(released, connection.remotePort)).pipe(
-          Effect.zipRight(Stream.runForEach(connection.chunks, connection.sendBytes))
+          Effect.zipRight(Connection.forEachFrame(connection, (frame) => connection.sendBytes(frame.bytes)))
         )
       const { port } = yield* startServer({ handler })
       const staying = yield* connect(port)
@@ -218,9 +218,9 @@ describe("TcpServer", () => {
       let consumed = 0
       const { port } = yield* startServer({
         handler: (connection) =>
-          Stream.runForEach(connection.chunks, (chunk) =>
+          Connection.forEachFrame(connection, (frame) =>
             Effect.gen(function*() {
-              consumed += chunk.length
+              consumed += frame.bytes.length
               yield* Deferred.succeed(started, undefined)
               yield* Deferred.await(release)
             }))
@@ -276,7 +276,7 @@ describe("TcpServer.layer in an app", () => {
       const greeter: Connection.Handler<Connection.ConnectionFailure, Greeting> = (connection) =>
         Effect.gen(function*() {
           const greeting = yield* Greeting
-          yield* Stream.runForEach(connection.input, (text) => connection.send(`${greeting.text}, ${text}`))
+          yield* Stream.runForEach(Connection.input(connection), (text) => connection.send(`${greeting.text}, ${text}`))
         })
       const AppLayer = TcpServer.layer({ host: "127.0.0.1", port: 0, handler: greeter }).pipe(
         Layer.provide(Layer.succeed(Greeting, { text: "你好" }))

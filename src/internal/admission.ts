@@ -49,22 +49,51 @@ export const parseRanges = (
 }
 
 /**
- * Decides which connections to take: the deny list first, then the allow list, the total limit and the
- * per-address limit. Counts the connections of each address while they are open.
+ * Why a connection is refused; `reason` is the label of the refusal in logs and metrics.
+ *
+ * @internal
+ */
+export interface Refusal {
+  readonly reason: "limit" | "per_ip" | "deny" | "allow" | "unknown_address"
+  readonly message: string
+}
+
+/**
+ * Decides which connections to take, on the address captured at accept: the deny list first, then the allow
+ * list, the total limit and the per-address limit. A connection whose address could not be read (the client
+ * reset it before the server looked) is refused whenever an address rule is set: the rules fail closed.
+ * Counts the connections of each address while they are open.
  *
  * @internal
  */
 export const make = (options: AdmissionOptions, open: () => number) => {
   const perIp = new Map<string, number>()
-  return (socket: Net.Socket): string | undefined => {
-    const address = socket.remoteAddress ?? ""
-    if (options.deny !== undefined && matches(options.deny, address)) return `${address} is in the deny list`
-    if (options.allow !== undefined && !matches(options.allow, address)) return `${address} is not in the allow list`
-    if (open() >= options.maxConnections) return `the server is at its limit of ${options.maxConnections} connections`
+  const rules = options.deny !== undefined || options.allow !== undefined || options.maxConnectionsPerIp !== undefined
+  return (socket: Net.Socket, address: string | undefined): Refusal | undefined => {
+    if (address === undefined) {
+      return rules
+        ? {
+          reason: "unknown_address",
+          message:
+            "the client's address could not be read (it closed the connection at once), and address rules are set"
+        }
+        : open() >= options.maxConnections
+        ? { reason: "limit", message: `the server is at its limit of ${options.maxConnections} connections` }
+        : undefined
+    }
+    if (options.deny !== undefined && matches(options.deny, address)) {
+      return { reason: "deny", message: `${address} is in the deny list` }
+    }
+    if (options.allow !== undefined && !matches(options.allow, address)) {
+      return { reason: "allow", message: `${address} is not in the allow list` }
+    }
+    if (open() >= options.maxConnections) {
+      return { reason: "limit", message: `the server is at its limit of ${options.maxConnections} connections` }
+    }
     const limit = options.maxConnectionsPerIp
     if (limit !== undefined) {
       const count = perIp.get(address) ?? 0
-      if (count >= limit) return `${address} is at its limit of ${limit} connections`
+      if (count >= limit) return { reason: "per_ip", message: `${address} is at its limit of ${limit} connections` }
       perIp.set(address, count + 1)
       socket.once("close", () => {
         const left = (perIp.get(address) ?? 1) - 1

@@ -5,7 +5,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import { type Address, TcpServerError } from "../TcpServer.js"
+import type * as Connection from "./connection.js"
 import * as Pacer from "./pacer.js"
 import * as WakeUp from "./wakeUp.js"
 
@@ -16,12 +16,6 @@ export interface ListenOptions {
   readonly backlog: number
   /** Buffer size of each socket, each way, in bytes. */
   readonly highWaterMark: number
-  /**
-   * Decides, before a socket is queued, whether to take it: returns undefined to accept it or why it is
-   * refused; `refuse` is then called and the socket closed.
-   */
-  readonly admit: (socket: Net.Socket) => string | undefined
-  readonly refuse: (socket: Net.Socket, reason: string) => void
   /** Called for errors of the listening socket while it runs, such as EMFILE on accept. */
   readonly onAcceptError: (error: Error) => void
   /**
@@ -29,6 +23,38 @@ export interface ListenOptions {
    * (see {@link descriptorBudget}); `budget` is how many connections it can hold.
    */
   readonly onDescriptorsExhausted: (budget: number) => void
+}
+
+/**
+ * The address of the server, as bound.
+ *
+ * @internal
+ */
+export interface Address {
+  readonly host: string
+  readonly port: number
+  readonly family: "IPv4" | "IPv6"
+}
+
+/**
+ * A socket just accepted, with the client's address read at once: a client that resets its connection before
+ * the server looks has no address any more. `peer` is undefined when it could not be read.
+ *
+ * @internal
+ */
+export interface Accepted {
+  readonly socket: Net.Socket
+  readonly peer: Connection.Peer | undefined
+}
+
+/**
+ * Listening failed: the raw cause, turned into the public error by the server.
+ *
+ * @internal
+ */
+export interface ListenFailure {
+  readonly _tag: "ListenFailure"
+  readonly cause: unknown
 }
 
 /**
@@ -54,11 +80,14 @@ export const descriptorBudget = (reserve = 32): number | undefined => {
 export interface Listener {
   readonly address: Address
   /** Every accepted socket, in order. Sockets accepted before the stream is run wait until it is. */
-  readonly accepted: Stream.Stream<Net.Socket>
-  /** Sockets accepted and not yet closed. */
-  readonly open: ReadonlySet<Net.Socket>
-  /** Stops accepting, destroys the sockets the stream has not taken yet and ends the stream. Idempotent. */
-  readonly stopAccepting: Effect.Effect<void>
+  readonly accepted: Stream.Stream<Accepted>
+  /**
+   * Stops accepting and ends the stream; returns the sockets accepted but not yet taken by the stream, for the
+   * caller to close. Idempotent.
+   */
+  readonly stopAccepting: Effect.Effect<ReadonlyArray<Accepted>>
+  /** Closes the listening socket and waits until it has closed. */
+  readonly close: Effect.Effect<void>
 }
 
 const toAddress = (server: Net.Server, requestedHost: string): Address => {
@@ -68,34 +97,29 @@ const toAddress = (server: Net.Server, requestedHost: string): Address => {
     : { host: requestedHost, port: 0, family: "IPv4" }
 }
 
-const listenError = (options: ListenOptions, cause: unknown): TcpServerError => {
-  const code = cause instanceof Error && "code" in cause ? cause.code : undefined
-  const reason = code === "EADDRINUSE"
-    ? "AddressInUse"
-    : code === "EACCES" || code === "EPERM"
-    ? "PermissionDenied"
-    : code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME"
-    ? "AddressNotAvailable"
-    : "Listen"
-  return new TcpServerError({ reason, host: options.host, port: options.port, cause })
+const listenFailure = (cause: unknown): ListenFailure => ({ _tag: "ListenFailure", cause })
+
+const peerOf = (socket: Net.Socket): Connection.Peer | undefined => {
+  const remoteAddress = socket.remoteAddress
+  const remotePort = socket.remotePort
+  return remoteAddress === undefined || remotePort === undefined ? undefined : { remoteAddress, remotePort }
 }
 
 /**
- * Listens on a `node:net` server; closing the scope destroys every socket it accepted and waits until the
- * server has closed.
+ * Listens on a `node:net` server; closing the scope (or `close`) stops it and waits until it has closed. The
+ * sockets it hands on are the caller's to close.
  *
  * @internal
  */
-export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServerError, Scope.Scope> =>
+export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFailure, Scope.Scope> =>
   Effect.gen(function*() {
     // The sockets accepted and not yet taken by the stream, and the stream's pull waiting for one: a plain
     // array and a wake-up rather than a Queue, whose take allocates a Deferred when it has to wait.
-    const waiting: Array<Net.Socket> = []
+    const waiting: Array<Accepted> = []
     const wakeUp = WakeUp.make()
     const notify = wakeUp.notify
-    const open = new Set<Net.Socket>()
     let accepting = true
-    const pacer = Pacer.make((sockets) => {
+    const pacer = Pacer.make<Accepted>((sockets) => {
       for (const socket of sockets) waiting.push(socket)
       notify()
     })
@@ -115,19 +139,12 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
         socket.destroy()
         return
       }
-      const refusal = options.admit(socket)
-      if (refusal !== undefined) {
-        options.refuse(socket, refusal)
-        return
-      }
-      open.add(socket)
-      socket.once("close", () => open.delete(socket))
-      pacer.add(socket)
+      pacer.add({ socket, peer: peerOf(socket) })
     })
 
-    yield* Effect.acquireRelease(
-      Effect.async<Promise<void>, TcpServerError>((resume) => {
-        const onError = (cause: Error) => resume(Effect.fail(listenError(options, cause)))
+    const closed = yield* Effect.acquireRelease(
+      Effect.async<Promise<void>, ListenFailure>((resume) => {
+        const onError = (cause: Error) => resume(Effect.fail(listenFailure(cause)))
         server.once("error", onError)
         try {
           server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
@@ -137,29 +154,27 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
           })
         } catch (cause) {
           server.off("error", onError)
-          resume(Effect.fail(listenError(options, cause)))
+          resume(Effect.fail(listenFailure(cause)))
         }
       }),
       (closed) =>
         Effect.promise(() => {
           server.close()
-          for (const socket of open) socket.destroy()
           return closed
         })
     )
 
-    const stopAccepting = Effect.sync(() => {
-      if (!accepting) return
+    const stopAccepting = Effect.sync((): ReadonlyArray<Accepted> => {
+      if (!accepting) return []
       accepting = false
       server.close()
-      for (const socket of waiting.splice(0)) socket.destroy()
-      for (const socket of pacer.takeAll()) socket.destroy()
       notify()
+      return [...waiting.splice(0), ...pacer.takeAll()]
     })
 
     // Everything the pacer has handed on since the last pull, as one chunk; the end of the stream once accepting
     // has stopped.
-    const pull: Effect.Effect<Chunk.Chunk<Net.Socket>, Option.Option<never>> = Effect.suspend(() =>
+    const pull: Effect.Effect<Chunk.Chunk<Accepted>, Option.Option<never>> = Effect.suspend(() =>
       waiting.length > 0
         ? Effect.succeed(Chunk.unsafeFromArray(waiting.splice(0)))
         : accepting
@@ -171,8 +186,11 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, TcpServe
     return {
       address: toAddress(server, options.host),
       accepted: Stream.repeatEffectChunkOption(pull),
-      open,
-      stopAccepting
+      stopAccepting,
+      close: Effect.promise(() => {
+        server.close()
+        return closed
+      })
     }
   })
 

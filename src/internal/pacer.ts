@@ -1,5 +1,3 @@
-import type * as Net from "node:net"
-
 /**
  * Hands accepted sockets on to the accept loop, paced. Node accepts one connection per event-loop turn, so
  * setting each connection up in the turn that accepted it caps the accept rate at the setup rate: in a burst
@@ -16,11 +14,11 @@ import type * as Net from "node:net"
  *
  * @internal
  */
-export const make = (
-  handOn: (sockets: ReadonlyArray<Net.Socket>) => void,
+export const make = <A>(
+  handOn: (sockets: ReadonlyArray<A>) => void,
   { batch = 16, maxHoldMillis = 10, quietMillis = 0.5 } = {}
 ) => {
-  const held: Array<Net.Socket> = []
+  const held: Array<A> = []
   let lastAccept = -Infinity
   let inBurst = false
   let ticking = false
@@ -36,7 +34,7 @@ export const make = (
     else ticking = false
   }
   return {
-    add: (socket: Net.Socket) => {
+    add: (socket: A) => {
       const now = performance.now()
       inBurst = now - lastAccept < quietMillis
       lastAccept = now

@@ -16,6 +16,8 @@ export interface WakeUp {
    */
   readonly waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) => Effect.Effect<A, E, R>
   readonly notify: () => void
+  /** Whether a fiber is waiting in `wait`. */
+  readonly waiting: () => boolean
   /** Forgets the waiter, if any. */
   readonly clear: () => void
 }
@@ -30,10 +32,12 @@ export const make = (onWait?: () => void): WakeUp => {
   // The waiter of `waitUntil`.
   let watcher: (() => void) | undefined
   return {
-    // No canceler: after an interruption the fiber ignores a late resume, and `notify` drops it.
     wait: Effect.async<void>((resume) => {
       onWait?.()
       waiter = resume
+      return Effect.sync(() => {
+        if (waiter === resume) waiter = undefined
+      })
     }),
     waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) =>
       Effect.async<A, E, R>((resume) => {
@@ -63,9 +67,21 @@ export const make = (onWait?: () => void): WakeUp => {
         resume(Effect.void)
       }
     },
+    waiting: () => waiter !== undefined,
     clear: () => {
       waiter = undefined
       watcher = undefined
     }
   }
 }
+
+/**
+ * Completes in a later turn of the event loop (after pending I/O callbacks), where `Effect.yieldNow` may run
+ * again before any I/O: how a connection that has had its share lets the others run.
+ *
+ * @internal
+ */
+export const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
