@@ -1,59 +1,11 @@
 #!/usr/bin/env node
-// First of all: SIGUSR1 must never open Node's inspector.
-import "./cli/inspectorGuard.js"
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import * as Fs from "node:fs"
-import * as Cli from "./Cli.js"
-import * as Errors from "./cli/errors.js"
-import * as LineLogger from "./LineLogger.js"
-
-const PackageJson = Schema.parseJson(Schema.Struct({ version: Schema.String }))
-const { version } = Schema.decodeUnknownSync(PackageJson)(
-  Fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")
-)
-
-// https://no-color.org: colour only on a terminal, and not when NO_COLOR is set to anything but "".
-const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
-
-const isUsageError = (error: unknown): boolean =>
-  error instanceof Errors.UsageError || ValidationError.isValidationError(error)
-
-// One readable line for a failure.
-const report = <E>(cause: Cause.Cause<E>): Effect.Effect<void> => {
-  if (Cause.isInterruptedOnly(cause)) return Effect.void
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value
-    return Console.error(`effect-tcp-server: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  return Console.error(`effect-tcp-server: internal error\n${Cause.pretty(cause)}`)
-}
-
-// Exit codes: 0 done (or stopped by a signal), 2 a usage error, 1 any other failure.
-const exitCode = <E, A>(exit: Exit.Exit<A, E>): number => {
-  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) && isUsageError(failure.value) ? Errors.usageExitCode : 1
-}
-
-Cli.run({ version, colour })(process.argv).pipe(
-  Effect.tapErrorCause(report),
-  // What @effect/cli needs, and no more: NodeContext.layer would also load the command executor and workers.
-  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, LineLogger.layer)),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    teardown: (exit, onExit) => onExit(exitCode(exit))
-  })
-)
+// The `effect-tcp-server` executable.
+//
+// Node.js answers SIGUSR1 by opening its inspector on 127.0.0.1:9229, which lets any local user run code as this
+// process. On Node 20 any listener for SIGUSR1 replaces the inspector's (`--disable-sigusr1` exists only in later
+// versions), so one is installed first of all, and the program is loaded after it: a static import would load
+// (and evaluate) every module before this line runs, which takes most of a second. `serve` adds a listener that
+// prints a stats line.
+process.on("SIGUSR1", () => {})
+const { main } = await import("./cli/main.js")
+main(new URL("../package.json", import.meta.url))

@@ -305,6 +305,21 @@ describe("effect-tcp-server (built CLI)", () => {
       assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
     }))
 
+  it.scoped("SIGUSR1 opens no inspector while the program is still loading", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
+      // Node itself starts in about 0.1 s here; loading the program takes most of a second more.
+      yield* realPause(400)
+      child.process.kill("SIGUSR1")
+      yield* child.waitForLine(/listening on 127\.0\.0\.1:(\d+)/)
+      assert.notInclude(child.stderr(), "Debugger listening")
+      const inspector = ChildProcess.execFileSync("ss", ["-ltnpH"], { encoding: "utf8" }).split("\n")
+        .filter((line) => line.includes(`pid=${child.process.pid},`) && line.includes(":9229 "))
+      assert.deepStrictEqual(inspector, [])
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+    }))
+
   it.scoped("SIGHUP does not stop the server", () =>
     Effect.gen(function*() {
       const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0"])
