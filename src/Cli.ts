@@ -390,8 +390,10 @@ export const run = (options: RunOptions) => {
       const name = subcommand?.name
       if (subcommand !== undefined && (args.includes("--help") || args.includes("-h"))) {
         if (name === "serve") return Console.log(Help.serve(style))
+        // @effect/cli's own help, for the commands whose flags are not in the table, without its noise.
         const help = HelpDoc.toAnsiText(CommandDescriptor.getHelp(subcommand.descriptor, CliConfig.defaultConfig))
-        return Console.log(style.colour ? help : Errors.plain(help))
+          .replace(/\n+ *This setting is optional\.\n/g, "\n")
+        return Console.log(Help.fit(style.colour ? help : Errors.plain(help)))
       }
       const scanned = name === "serve"
         ? Argv.scan(Flags.serveFlags, args.slice(1), ["log-level"])

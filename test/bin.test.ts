@@ -238,11 +238,13 @@ describe("effect-tcp-server (built CLI)", () => {
 
   it.scoped("prints help that fits 80 columns, without colour when piped or with NO_COLOR", () =>
     Effect.gen(function*() {
-      for (
-        const [args, env] of [[["--help"], {}], [["serve", "--help"], {}], [["serve", "-h"], {
-          NO_COLOR: "1"
-        }]] as const
-      ) {
+      const cases = [
+        [["--help"], {}],
+        [["serve", "--help"], {}],
+        [["serve", "-h"], { NO_COLOR: "1" }],
+        [["bench", "--help"], {}]
+      ] as const
+      for (const [args, env] of cases) {
         const child = yield* spawn(args, env)
         assert.strictEqual((yield* child.exited).code, 0)
         const text = child.stdout()

@@ -66,6 +66,19 @@ export const wrap = (text: string, size: number): ReadonlyArray<string> => {
 
 const paragraph = (text: string) => wrap(text, width).join("\n")
 
+/**
+ * Text made for a wider terminal, each line longer than {@link width} wrapped with its indentation kept.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const fit = (text: string): string =>
+  text.split("\n").map((line) => {
+    if (columns(line) <= width) return line
+    const indent = /^ */.exec(line)![0]
+    return wrap(line, width - indent.length).map((part) => indent + part).join("\n")
+  }).join("\n")
+
 const flagColumn = 30
 
 const flagName = (flag: Flag.Flag<unknown>): string => {
