@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/dist", "**/node_modules", "**/*.md"]
+    ignores: ["**/dist", "**/dist-bench", "**/node_modules", "**/*.md"]
   },
   eslint.configs.recommended,
   tseslint.configs.recommended,

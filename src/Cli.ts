@@ -19,13 +19,14 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as BenchCli from "./BenchCli.js"
+import * as BenchCli from "./bench/BenchCli.js"
 import * as Argv from "./cli/argv.js"
 import * as Errors from "./cli/errors.js"
 import * as Flag from "./cli/flag.js"
 import * as Help from "./cli/help.js"
 import * as Flags from "./cli/options.js"
 import * as Signals from "./cli/signals.js"
+import * as ConnectCli from "./ConnectCli.js"
 import type { ConnectionFailure } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
@@ -311,7 +312,7 @@ export const encodings = Command.make("encodings", {}, () => Console.log(Encodin
  * @since 0.1.0
  * @category commands
  */
-export const subcommands = [serve, encodings, BenchCli.bench] as const
+export const subcommands = [serve, encodings, BenchCli.bench, ConnectCli.connect] as const
 
 /**
  * What each subcommand does, in the few words of `effect-tcp-server --help`.

@@ -18,6 +18,7 @@ import * as Framing from "./Framing.js"
 import * as HandlerModule from "./Handler.js"
 import * as Admission from "./internal/admission.js"
 import * as Server from "./internal/server.js"
+import * as TestClient from "./TestClient.js"
 
 /**
  * The address the server is bound to.
@@ -384,3 +385,22 @@ export const layerConfig = <E = ConnectionFailure, R = never>(
   TcpServerError | TcpServerOptionError | StartError | ConfigError.ConfigError,
   Exclude<R, Scope.Scope>
 > => Layer.scoped(TcpServer, Effect.flatMap(Config.unwrap(config), (options) => make<E, R>({ ...options, handler })))
+
+/**
+ * For tests: a server on a free port of 127.0.0.1 (the options may change everything else), and a
+ * {@link TestClient.TestClient} that connects to it, as `NodeHttpServer.layerTest` provides an `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = <E = ConnectionFailure, R = never>(
+  options?: Options<E, R>
+): Layer.Layer<
+  TcpServer | TestClient.TestClient,
+  TcpServerError | TcpServerOptionError | StartError,
+  Exclude<R, Scope.Scope>
+> =>
+  Layer.effect(
+    TestClient.TestClient,
+    Effect.map(TcpServer, (server) => TestClient.make(server.address.port, server.address.host))
+  ).pipe(Layer.provideMerge(layer({ ...options, host: "127.0.0.1", port: 0 })))

@@ -1,10 +1,6 @@
 /**
  * @since 0.1.0
  */
-export * as Cli from "./Cli.js"
-/**
- * @since 0.1.0
- */
 export * as Connection from "./Connection.js"
 /**
  * @since 0.1.0
@@ -26,3 +22,7 @@ export * as LineLogger from "./LineLogger.js"
  * @since 0.1.0
  */
 export * as TcpServer from "./TcpServer.js"
+/**
+ * @since 0.1.0
+ */
+export * as TestClient from "./TestClient.js"

@@ -3,9 +3,14 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Logger, LogLevel, Scope } from "effect"
 import Iconv from "iconv-lite"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Bench from "../src/Bench.js"
-import * as BenchCli from "../src/BenchCli.js"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Bench from "../src/bench/Bench.js"
+import * as BenchCli from "../src/bench/BenchCli.js"
+import * as Histogram from "../src/bench/Histogram.js"
 import { Handler, TcpServer } from "../src/index.js"
 
 const gbk = (text: string) => Iconv.encode(text, "gbk")
@@ -102,6 +107,23 @@ describe("Bench", () => {
       assert.isAbove(result.completed, 1)
       assert.strictEqual(result.replies, result.completed)
       assert.isAtLeast(result.opened, result.completed)
+    }))
+
+  it.scopedLive("warmup: what happens during the warm-up is not counted", () =>
+    Effect.gen(function*() {
+      let served = 0
+      const { port } = yield* plainServer((socket) => {
+        socket.on("data", () => {
+          served++
+          socket.write(expect)
+        })
+      })
+      const result = yield* run(port, { connections: 2, warmup: "300 millis", duration: "200 millis" })
+      assert.strictEqual(result.errors, 0)
+      assert.isAbove(result.replies, 0)
+      assert.isBelow(result.durationSec, 0.29, "the measured phase is --duration, not warm-up plus duration")
+      // The replies of the warm-up were served but not counted (the last round trips in flight are not either).
+      assert.isAbove(served, result.replies * 1.5)
     }))
 
   it.scopedLive("hold: every connection gets its reply after the idle wait", () =>
@@ -204,9 +226,9 @@ describe("Bench", () => {
     }))
 })
 
-describe("Bench.makeHistogram", () => {
+describe("Histogram", () => {
   it("gives quantiles within 1% and the exact maximum", () => {
-    const histogram = Bench.makeHistogram()
+    const histogram = Histogram.make()
     for (let micros = 1; micros <= 100_000; micros++) histogram.record(micros)
     assert.strictEqual(histogram.count(), 100_000)
     for (const [q, exact] of [[0.5, 50_000], [0.9, 90_000], [0.99, 99_000], [0.999, 99_900]]) {
@@ -215,7 +237,7 @@ describe("Bench.makeHistogram", () => {
     assert.strictEqual(histogram.quantile(1), 100_000)
     assert.strictEqual(histogram.max(), 100_000)
     assert.approximately(histogram.mean(), 50_000.5, 0.001)
-    assert.strictEqual(Bench.makeHistogram().quantile(0.5), 0)
+    assert.strictEqual(Histogram.make().quantile(0.5), 0)
   })
 })
 
@@ -277,5 +299,48 @@ describe("BenchCli", () => {
       assert.match(failureMessage(bad.exit), /--message-hex: "zz" is not hexadecimal/)
       const both = yield* runCli(["--expect", "a", "--expect-hex", "61"])
       assert.match(failureMessage(both.exit), /give either --expect or --expect-hex/)
+    }))
+})
+
+describe("the bench subcommand", () => {
+  // A module hook that appends the URL of every module loaded to the file named by BENCH_TEST_MODULE_LOG.
+  const hooks = "import * as Fs from \"node:fs\"\n" +
+    "export async function load(url, context, next) {\n" +
+    "  Fs.appendFileSync(process.env.BENCH_TEST_MODULE_LOG, url + \"\\n\")\n" +
+    "  return next(url, context)\n" +
+    "}\n"
+  const registration = `import { register } from "node:module"\nregister(${
+    JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)
+  })\n`
+  const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
+
+  /** The modules the built CLI loads when run with `args`. */
+  const modulesLoadedBy = (args: ReadonlyArray<string>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "bench-modules-"))),
+      (dir) =>
+        Effect.async<ReadonlyArray<string>>((resume) => {
+          const log = Path.join(dir, "modules.log")
+          const child = ChildProcess.execFile(
+            process.execPath,
+            ["--import", `data:text/javascript,${encodeURIComponent(registration)}`, bin, ...args],
+            { env: { ...process.env, BENCH_TEST_MODULE_LOG: log }, timeout: 20_000 },
+            () => resume(Effect.sync(() => Fs.existsSync(log) ? Fs.readFileSync(log, "utf8").split("\n") : []))
+          )
+          return Effect.sync(() => child.kill("SIGKILL"))
+        }),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+
+  const generator = /\/bench\/(Bench|BenchMain|Engine|Histogram)\.js$/
+
+  it.live("loads the load generator only when bench runs", () =>
+    Effect.gen(function*() {
+      const other = yield* modulesLoadedBy(["encodings"])
+      assert.isAbove(other.filter((url) => url.endsWith("/dist/Cli.js")).length, 0, "the hook saw the CLI load")
+      assert.deepStrictEqual(other.filter((url) => generator.test(url)), [])
+      const port = yield* closedPort
+      const bench = yield* modulesLoadedBy(["bench", "--port", String(port), "-c", "1", "--duration", "0.1", "--json"])
+      assert.strictEqual(bench.filter((url) => generator.test(url)).length, 4)
     }))
 })

@@ -2,11 +2,12 @@ import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, HashMap, Option } from "effect"
+import * as Cli from "../src/Cli.js"
 import * as Errors from "../src/cli/errors.js"
 import * as Help from "../src/cli/help.js"
 import * as Flags from "../src/cli/options.js"
 import * as Values from "../src/cli/values.js"
-import { Cli, Framing, Handler, TcpServer } from "../src/index.js"
+import { Framing, Handler, TcpServer } from "../src/index.js"
 
 const withEnv = (env: Record<string, string>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))

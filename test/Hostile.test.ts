@@ -312,3 +312,27 @@ describe("settings checked at start", () => {
       yield* Deferred.await(released)
     }))
 })
+
+describe("decoding across reads", () => {
+  it.scoped("a character whose bytes span two reads loses nothing around it (gb18030, chunk framing)", () =>
+    Effect.gen(function*() {
+      const { logs, port, server } = yield* startServer({ encoding: "gb18030" })
+      const reply = Encoding.encode(Handler.defaultReply, "gb18030")
+      const client = yield* connect(port)
+      const peer = `('127.0.0.1', ${client.localPort})`
+      // "hi " and the first three bytes of 😀 (94 39 FC 36); the server's reply proves this was one read.
+      yield* client.write(Buffer.from([0x68, 0x69, 0x20, 0x94, 0x39, 0xfc]))
+      yield* client.read(reply.length)
+      yield* client.write(Buffer.from([0x36, 0x21]))
+      yield* client.read(reply.length)
+      yield* logs.waitFor((line) => line === `😀! ${peer}`)
+      assert.include(logs.lines, `hi  ${peer}`)
+      // A stray lead byte followed by ASCII (gbk-style) keeps the ASCII.
+      yield* client.write(Buffer.from("hello\x81", "latin1"))
+      yield* client.read(reply.length)
+      yield* client.write(Buffer.from(" world"))
+      yield* client.read(reply.length)
+      yield* logs.waitFor((line) => line === `\uFFFD world ${peer}`)
+      assert.strictEqual((yield* server.stats).decodeErrors, 1)
+    }))
+})

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Layer, Scope, Stream, Tracer } from "effect"
-import { Connection, Handler, TcpServer } from "../src/index.js"
+import { Connection, Handler, TcpServer, TestClient } from "../src/index.js"
 import { connect } from "./utils/Client.js"
 import { gbk, replyBytes, startServer } from "./utils/Server.js"
 
@@ -296,4 +296,15 @@ describe("TcpServer.layer in an app", () => {
       yield* Scope.close(scope, Exit.void)
       yield* client.closed
     }))
+})
+
+describe("TcpServer.layerTest", () => {
+  it.scoped("starts a server on a free loopback port with a client bound to it", () =>
+    Effect.gen(function*() {
+      const { address } = yield* TcpServer.TcpServer
+      assert.strictEqual(address.host, "127.0.0.1")
+      const client = yield* (yield* TestClient.TestClient).connect
+      yield* client.write(gbk("你好"))
+      assert.deepStrictEqual(yield* client.read(replyBytes.length), replyBytes)
+    }).pipe(Effect.provide(TcpServer.layerTest())))
 })

@@ -123,16 +123,20 @@ export const make = (
         case "End": {
           if (flushed) return end
           flushed = true
+          const before = decoder.invalid
           const text = decoder.end()
           if (text.length === 0) return end
           // A character cut off at the end of input.
-          counters.decodeErrors++
-          if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
+          if (decoder.invalid > before) {
+            counters.decodeErrors++
+            if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
+          }
           return frame(noEnding, text, noEnding)
         }
         case "Chunk": {
+          const before = decoder.invalid
           const text = decoder.write(read.bytes)
-          if (Encoding.hasInvalidBytes(text, read.bytes, encoding)) {
+          if (decoder.invalid > before) {
             counters.decodeErrors++
             if (settings.decodeErrors === "fatal") return frameError("Undecodable", read.bytes.length, true)
           }
@@ -143,8 +147,6 @@ export const make = (
   }
 
   const decoder = Framing.makeDecoder(framing)
-  let events: ReadonlyArray<Framing.FrameEvent> = []
-  let index = 0
   let ended = false
   let spent = false
   return () => {
@@ -155,14 +157,14 @@ export const make = (
       }
       // On shutdown, frames already read but not yet handled are dropped along with the unread input.
       if (reader.draining()) return end
-      const event = events[index]
+      // One frame decoded per call: a read of many small frames is never held as many events at once.
+      const event = decoder.next()
       if (event !== undefined) {
-        index++
         switch (event._tag) {
           case "Frame": {
             spent = spend(event.bytes.length)
-            const text = Encoding.decode(event.bytes, encoding)
-            if (Encoding.hasInvalidBytes(text, event.bytes, encoding)) {
+            const { invalid, text } = Encoding.decodeCounting(event.bytes, encoding)
+            if (invalid > 0) {
               counters.decodeErrors++
               if (settings.decodeErrors === "fatal") return frameError("Undecodable", event.bytes.length, true)
             }
@@ -189,12 +191,10 @@ export const make = (
           return read
         case "End":
           ended = true
-          events = decoder.end()
-          index = 0
+          decoder.finish()
           break
         case "Chunk":
-          events = decoder.push(read.bytes)
-          index = 0
+          decoder.feed(read.bytes)
       }
     }
   }

@@ -2,18 +2,20 @@
  * `effect-tcp-server bench`: a load generator for this server (or any server that answers every message with a
  * fixed reply), in the spirit of `redis-benchmark`.
  *
+ * This module holds only what parsing the command line needs (its flags and payload parsing); the generator
+ * itself (`Bench.ts`, `BenchMain.ts`) is loaded with a dynamic `import()` when `bench` runs, so `serve` never
+ * loads it.
+ *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Bench from "./Bench.js"
-import * as Encoding from "./Encoding.js"
-import * as Handler from "./Handler.js"
+import * as Encoding from "../Encoding.js"
+import * as Handler from "../Handler.js"
+import type * as Bench from "./Bench.js"
 
 /**
  * The message sent when neither `--message` nor `--message-hex` is given.
@@ -24,31 +26,12 @@ import * as Handler from "./Handler.js"
 export const defaultMessage = "你好"
 
 /**
- * No correct reply came back at all: the server is not there, or `--expect` does not match what it sends.
+ * The modes of {@link Bench.Mode}, for `--mode`.
  *
  * @since 0.1.0
- * @category errors
+ * @category constants
  */
-export class NoReplyError extends Data.TaggedError("NoReplyError")<{
-  readonly host: string
-  readonly port: number
-  readonly errors: number
-  readonly errorKinds: Readonly<Record<string, number>>
-}> {
-  override get message(): string {
-    const kinds = Object.keys(this.errorKinds)
-    const hint = kinds.includes("ECONNREFUSED")
-      ? "is the server running there?"
-      : kinds.includes("mismatch")
-      ? "the server's reply differs from the expected one: check --expect/--expect-hex and --encoding"
-      : kinds.includes("timeout")
-      ? "the server did not answer in time: does it reply to this message?"
-      : "check that the server runs there and replies to this message"
-    return `no correct reply from ${this.host}:${this.port} (${this.errors} errors: ${
-      formatKinds(this.errorKinds)
-    }): ${hint}`
-  }
-}
+export const modes: ReadonlyArray<Bench.Mode> = ["pingpong", "churn", "hold"]
 
 /**
  * A `--message-hex` or `--expect-hex` value is not hexadecimal, or text and hex were both given.
@@ -111,7 +94,7 @@ export const duration = Options.float("duration").pipe(
  * @since 0.1.0
  * @category options
  */
-export const mode = Options.choice("mode", Bench.modes).pipe(
+export const mode = Options.choice("mode", modes).pipe(
   Options.withDescription(
     "pingpong: each connection sends and waits for the reply in a loop; churn: each worker connects, makes one " +
       "round trip and closes, in a loop; hold: open every connection, wait --hold-wait, then one round trip on each. " +
@@ -172,6 +155,17 @@ export const expectHex = Options.text("expect-hex").pipe(
  * @since 0.1.0
  * @category options
  */
+export const warmup = Options.float("warmup").pipe(
+  Options.withDescription(
+    "Pingpong and churn: seconds of load before counting starts (not counted in --duration). Default 0."
+  ),
+  Options.withDefault(0)
+)
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
 export const holdWait = Options.float("hold-wait").pipe(
   Options.withDescription("Hold mode: seconds the connections stay idle before their round trip. Default 2."),
   Options.withDefault(2)
@@ -207,6 +201,7 @@ export const benchOptions = {
   port,
   connections,
   duration,
+  warmup,
   mode,
   message,
   messageHex,
@@ -245,100 +240,10 @@ const payload = (
   return Effect.succeed(Encoding.encode(Option.getOrElse(text, () => fallback), encoding))
 }
 
-const seconds = (option: string, value: number, zeroAllowed: boolean) =>
-  Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0)
-    ? Effect.succeed(Duration.millis(value * 1000))
-    : Effect.fail(
-      new Bench.BenchOptionError({
-        option,
-        value: String(value),
-        expected: zeroAllowed ? "a number of seconds, 0 or more" : "a number of seconds above 0"
-      })
-    )
-
-const formatKinds = (kinds: Readonly<Record<string, number>>): string =>
-  Object.entries(kinds).map(([kind, count]) => `${kind} ${count}`).join(", ")
-
-const fixed = (value: number, digits: number) => value.toFixed(digits)
-
-/**
- * One line of live progress.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const formatProgress = (progress: Bench.Progress): string =>
-  `[${fixed(progress.elapsedSec, 0).padStart(4)} s] replies ${String(progress.replies).padStart(9)}  ` +
-  `${fixed(progress.rate, 0).padStart(7)}/s  errors ${progress.errors}  open ${progress.open}`
-
-/**
- * The human summary of a result.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const formatSummary = (result: Bench.Result): string => {
-  const latency = result.latencyMs
-  const target = `${result.host}:${result.port}`
-  const lines: Array<string> = []
-  switch (result.mode) {
-    case "pingpong":
-      lines.push(
-        `pingpong: ${result.connections} connections to ${target} for ${fixed(result.durationSec, 2)} s`,
-        `  replies        ${result.replies}  (${fixed(result.perSec, 1)} per second)`
-      )
-      break
-    case "churn":
-      lines.push(
-        `churn: ${result.connections} workers connecting to ${target} for ${fixed(result.durationSec, 2)} s`,
-        `  cycles         ${result.completed}  (${fixed(result.perSec, 1)} per second: connect, one round trip, close)`
-      )
-      break
-    case "hold":
-      lines.push(
-        `hold: ${result.connections} connections to ${target}, ${fixed(result.durationSec, 2)} s in all`,
-        `  opened         ${result.opened} of ${result.connections} in ${fixed(result.openSec, 2)} s`,
-        `  replies        ${result.completed} of ${result.connections} connections got their reply ` +
-          `(${fixed(result.perSec, 1)} per second)`
-      )
-      break
-  }
-  lines.push(
-    `  latency (ms)   p50 ${latency.p50}  p90 ${latency.p90}  p99 ${latency.p99}  p99.9 ${latency["p99.9"]}  ` +
-      `max ${latency.max}  mean ${latency.mean}${result.mode === "churn" ? "  (whole cycle)" : ""}`,
-    `  errors         ${result.errors}${result.errors > 0 ? `  (${formatKinds(result.errorKinds)})` : ""}`
-  )
-  return lines.join("\n")
-}
-
-/**
- * The result as the one-line JSON object printed last: `mode`, `connections`, `durationSec`, `replies`,
- * `perSec`, `latencyMs`, `errors`, `completed`, then `opened`, `openSec`, `errorKinds`, `host` and `port`.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const formatJson = (result: Bench.Result): string =>
-  JSON.stringify({
-    mode: result.mode,
-    connections: result.connections,
-    durationSec: result.durationSec,
-    replies: result.replies,
-    perSec: result.perSec,
-    latencyMs: result.latencyMs,
-    errors: result.errors,
-    completed: result.completed,
-    opened: result.opened,
-    openSec: result.openSec,
-    errorKinds: result.errorKinds,
-    host: result.host,
-    port: result.port
-  })
-
 /**
  * `bench`: loads a server and reports replies per second, latency percentiles and errors. Progress goes to
  * standard error once a second, the summary and a JSON line to standard output. Fails with
- * {@link NoReplyError} (after printing the result) when no correct reply came back at all.
+ * `BenchMain.NoReplyError` (after printing the result) when no correct reply came back at all.
  *
  * @since 0.1.0
  * @category commands
@@ -346,33 +251,22 @@ export const formatJson = (result: Bench.Result): string =>
 export const bench = Command.make("bench", benchOptions, (options) =>
   Effect.gen(function*() {
     const encoding = yield* Encoding.validate(options.encoding)
-    const messageBytes = yield* payload("message", options.message, options.messageHex, encoding, defaultMessage)
-    const expectBytes = yield* payload("expect", options.expect, options.expectHex, encoding, Handler.defaultReply)
-    const runFor = yield* seconds("duration", options.duration, false)
-    const holdFor = yield* seconds("hold-wait", options.holdWait, true)
-    const timeoutAfter = yield* seconds("timeout", options.timeout, false)
-    const result = yield* Bench.run({
+    const message = yield* payload("message", options.message, options.messageHex, encoding, defaultMessage)
+    const expect = yield* payload("expect", options.expect, options.expectHex, encoding, Handler.defaultReply)
+    const BenchMain = yield* Effect.promise(() => import("./BenchMain.js"))
+    yield* BenchMain.main({
       host: options.host,
       port: options.port,
       mode: options.mode,
       connections: options.connections,
-      duration: runFor,
-      message: messageBytes,
-      expect: expectBytes,
-      holdWait: holdFor,
-      timeout: timeoutAfter,
-      onProgress: options.json ? undefined : (progress) => Console.error(formatProgress(progress))
+      durationSec: options.duration,
+      warmupSec: options.warmup,
+      holdWaitSec: options.holdWait,
+      timeoutSec: options.timeout,
+      message,
+      expect,
+      json: options.json
     })
-    if (!options.json) yield* Console.log(formatSummary(result))
-    yield* Console.log(formatJson(result))
-    if (result.replies === 0 && result.errors > 0) {
-      return yield* new NoReplyError({
-        host: result.host,
-        port: result.port,
-        errors: result.errors,
-        errorKinds: result.errorKinds
-      })
-    }
   })).pipe(
     Command.withDescription(
       "Load a server: many connections send a message and check every reply; prints replies per second, " +

@@ -1,18 +1,18 @@
-#!/usr/bin/env node
 // The floor of the design: the smallest server with the architecture this project is asked to have, written
-// plainly with Effect, for `node bench/run.mjs --ours bench/floor-server.mjs`. The accept loop is a Stream of
-// sockets; each connection runs in a daemon fiber (Effect.forkDaemon, tracked in a FiberSet) with a Scope of its
-// own that closes the socket; the per-client logic is an Effect loop: wait for data, decode GBK with a streaming
-// decoder, log the line (unless --quiet), write the pre-encoded reply. Log lines go through Effect's Logger to
-// dist/LineLogger.js's batched writer, as the CLI's do.
+// plainly with Effect, as the reference column of bench/run.ts. The accept loop is a Stream of sockets; each
+// connection runs in a daemon fiber (Effect.forkDaemon, tracked in a FiberSet) with a Scope of its own that closes
+// the socket; the per-client logic is an Effect loop: wait for data, decode GBK with a streaming decoder, log the
+// line (unless --quiet), write the pre-encoded reply. Log lines go through Effect's Logger to the library's public
+// LineLogger (the batched writer the CLI uses).
 //
 // It has none of the server's guarantees (no backpressure, limits, timeouts, framing or graceful shutdown), so
-// what it costs is a lower bound for any server built this way: compare its ratios with those of dist/bin.js.
-// Accepted sockets are handed to the accept loop by the server's own pacer (dist/internal/pacer.js: 16 at a
-// time while they keep arriving less than 0.5 ms apart, at most every 10 ms); --unpaced hands each on at once.
-// Usage: node bench/floor-server.mjs serve --host 127.0.0.1 --port N [--backlog N] [--quiet] [--unpaced]
+// what it costs is a lower bound for any server built this way. Each accepted socket is handed to the accept loop
+// at once (the paced variant of earlier runs is gone with the server's pacer under review).
+// Usage: node dist-bench/floor-server.js [serve] --host 127.0.0.1 --port N [--backlog N (511)] [--quiet]
+import * as LineLogger from "effect-tcp-server/LineLogger"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -22,44 +22,43 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import Iconv from "iconv-lite"
 import * as Net from "node:net"
-import * as Pacer from "../dist/internal/pacer.js"
-import * as LineLogger from "../dist/LineLogger.js"
 
 const args = process.argv.slice(2)
 let port = 0
 let host = "127.0.0.1"
 let backlog = 511
 let quiet = false
-let paced = true
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "serve") continue
-  else if (args[i] === "--port") port = Number(args[++i])
-  else if (args[i] === "--host") host = args[++i]
-  else if (args[i] === "--backlog") backlog = Number(args[++i])
-  else if (args[i] === "--quiet") quiet = true
-  else if (args[i] === "--unpaced") paced = false
+  const arg = args[i]
+  if (arg === "serve") continue
+  else if (arg === "--port") port = Number(args[++i])
+  else if (arg === "--host") host = args[++i] ?? host
+  else if (arg === "--backlog") backlog = Number(args[++i])
+  else if (arg === "--quiet") quiet = true
   else {
-    console.error(`floor-server: unknown argument ${args[i]}`)
+    console.error(`floor-server: unknown argument ${arg}`)
     process.exit(2)
   }
 }
 
 const reply = Iconv.encode("ok，问题正在处理中...", "gbk")
 
+type Resume = (effect: Effect.Effect<void>) => void
+
 /** One connection: the tutorial's protocol as an Effect loop, one wait per read. */
-const handle = (socket) =>
+const handle = (socket: Net.Socket): Effect.Effect<void> =>
   Effect.suspend(() => {
     const peer = `('${socket.remoteAddress}', ${socket.remotePort})`
     const decoder = Iconv.getDecoder("gbk")
-    const chunks = []
+    const chunks: Array<Buffer> = []
     let ended = false
-    let waiter
+    let waiter: Resume | undefined
     const wake = () => {
       const resume = waiter
       waiter = undefined
       resume?.(Effect.void)
     }
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk)
       wake()
     })
@@ -71,12 +70,12 @@ const handle = (socket) =>
       ended = true
       wake()
     })
-    const wait = Effect.async((resume) => {
+    const wait = Effect.async<void>((resume) => {
       waiter = resume
     })
-    const loop = Effect.suspend(() => {
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (chunks.length > 0) {
-        const text = decoder.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+        const text = decoder.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
         chunks.length = 0
         if (text.length === 0) return loop
         return Effect.logInfo(`${text} ${peer}`).pipe(
@@ -92,51 +91,58 @@ const handle = (socket) =>
     )
   })
 
-const serve = (socket, scope) =>
+const serve = (socket: Net.Socket, scope: Scope.CloseableScope) =>
   Scope.addFinalizer(scope, Effect.sync(() => socket.destroy())).pipe(
     Effect.zipRight(Effect.exit(handle(socket))),
     Effect.flatMap((exit) => Scope.close(scope, exit))
   )
 
 const program = Effect.gen(function*() {
-  const waiting = []
-  let waiter
-  const handOn = (sockets) => {
-    for (const socket of sockets) waiting.push(socket)
+  const waiting: Array<Net.Socket> = []
+  let waiter: Resume | undefined
+  const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    socket.on("error", () => {})
+    waiting.push(socket)
     const resume = waiter
     waiter = undefined
     resume?.(Effect.void)
-  }
-  const pacer = paced ? Pacer.make(handOn) : undefined
-  const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    socket.on("error", () => {})
-    if (pacer === undefined) handOn([socket])
-    else pacer.add(socket)
   })
   yield* Effect.acquireRelease(
-    Effect.async((resume) => {
+    Effect.async<void>((resume) => {
       server.once("error", (error) => resume(Effect.die(error)))
       server.listen({ host, port, backlog }, () => resume(Effect.void))
     }),
-    () => Effect.async((resume) => server.close(() => resume(Effect.void)))
+    () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
   )
-  console.log(`listening on ${host}:${server.address().port}`)
+  const address = server.address()
+  console.log(`listening on ${host}:${typeof address === "object" && address !== null ? address.port : port}`)
   const fibers = yield* FiberSet.make()
-  const pull = Effect.suspend(() =>
+  const pull: Effect.Effect<Chunk.Chunk<Net.Socket>> = Effect.suspend(() =>
     waiting.length > 0
       ? Effect.succeed(Chunk.unsafeFromArray(waiting.splice(0)))
-      : Effect.zipRight(Effect.async((resume) => void (waiter = resume)), pull)
+      : Effect.zipRight(Effect.async<void>((resume) => void (waiter = resume)), pull)
   )
   const accepted = Stream.repeatEffectChunkOption(Effect.mapError(pull, Option.some))
-  yield* Stream.runForEach(accepted, (socket) =>
-    Effect.flatMap(Scope.make(), (scope) =>
-      Effect.forkDaemon(serve(socket, scope)).pipe(Effect.flatMap((fiber) => FiberSet.add(fibers, fiber)))).pipe(
+  yield* Stream.runForEach(
+    accepted,
+    (socket) =>
+      Effect.flatMap(
+        Scope.make(),
+        (scope) => Effect.forkDaemon(serve(socket, scope)).pipe(Effect.flatMap((fiber) => FiberSet.add(fibers, fiber)))
+      ).pipe(
         Effect.uninterruptible
-      ))
+      )
+  )
 })
 
 const logging = Layer.merge(LineLogger.layer, quiet ? Logger.minimumLogLevel(LogLevel.Warning) : Layer.empty)
 const fiber = Effect.runFork(Effect.scoped(program).pipe(Effect.provide(logging)))
+fiber.addObserver((exit) => {
+  if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) {
+    console.error(`floor-server: ${String(exit.cause)}`)
+    process.exit(1)
+  }
+})
 const stop = () => {
   Effect.runFork(fiber.interruptAsFork(fiber.id()))
   fiber.addObserver(() => process.exit(0))

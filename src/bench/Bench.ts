@@ -2,6 +2,8 @@
  * A load generator for request/reply TCP servers such as this one, in the spirit of `redis-benchmark`: many
  * client connections send a message and check that the expected reply comes back, byte for byte.
  *
+ * Not part of the library's API: it imports nothing of the server, and the CLI loads it only when `bench` runs.
+ *
  * The hot path is plain `node:net` callbacks reading into one shared buffer, so a round trip costs the generator
  * about what it costs a minimal `node:net` server; Effect runs the phases, the progress reports and the teardown:
  * every socket opened is closed when the run ends, fails or is interrupted.
@@ -14,7 +16,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Net from "node:net"
+import * as Engine from "./Engine.js"
+import * as Histogram from "./Histogram.js"
 
 /**
  * - `pingpong`: every connection sends the message, waits for the whole reply, and again, until the time is up.
@@ -24,13 +27,7 @@ import * as Net from "node:net"
  * @since 0.1.0
  * @category models
  */
-export type Mode = "pingpong" | "churn" | "hold"
-
-/**
- * @since 0.1.0
- * @category models
- */
-export const modes: ReadonlyArray<Mode> = ["pingpong", "churn", "hold"]
+export type Mode = Engine.Mode
 
 /**
  * What to run.
@@ -46,6 +43,11 @@ export interface Options {
   readonly connections: number
   /** How long pingpong and churn run; in hold mode, the most the opening of the connections may take. */
   readonly duration: Duration.DurationInput
+  /**
+   * Pingpong and churn: how long the load runs before anything is counted (connections opened, code warmed up,
+   * other generators started). Ignored in hold mode. Default 0.
+   */
+  readonly warmup?: Duration.DurationInput | undefined
   /** The bytes sent for every round trip. */
   readonly message: Uint8Array
   /** The reply expected for every message; any other byte counts as an error. */
@@ -103,7 +105,7 @@ export interface Result {
   readonly host: string
   readonly port: number
   readonly connections: number
-  /** Seconds measured: the load phase for pingpong and churn, the whole run for hold. */
+  /** Seconds measured: the load phase after the warm-up for pingpong and churn, the whole run for hold. */
   readonly durationSec: number
   /** Correct replies received. */
   readonly replies: number
@@ -139,341 +141,24 @@ export class BenchOptionError extends Data.TaggedError("BenchOptionError")<{
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Histogram
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * A latency histogram over microseconds: exact below 256 µs, then 128 buckets per power of two (under 0.8 %
- * error), up to about 268 s. Recording allocates nothing.
- *
- * @since 0.1.0
- * @category histogram
- */
-export interface Histogram {
-  readonly record: (micros: number) => void
-  readonly count: () => number
-  /** The value at quantile `q` (0 to 1) in microseconds; 0 when empty. */
-  readonly quantile: (q: number) => number
-  readonly max: () => number
-  readonly mean: () => number
-}
-
-const subBits = 7
-const subCount = 1 << subBits
-const maxShift = 20
-const maxMicros = (2 * subCount << maxShift) - 1
-
-/**
- * @since 0.1.0
- * @category histogram
- */
-export const makeHistogram = (): Histogram => {
-  const counts = new Float64Array(maxShift * subCount + 2 * subCount)
-  let total = 0
-  let sum = 0
-  let max = 0
-  let min = Number.POSITIVE_INFINITY
-  const indexOf = (value: number): number => {
-    const shift = Math.max(0, 31 - Math.clz32(value) - subBits)
-    return shift * subCount + (value >>> shift)
-  }
-  const middleOf = (index: number): number => {
-    if (index < 2 * subCount) return index
-    const shift = (index >>> subBits) - 1
-    const low = (index - shift * subCount) * 2 ** shift
-    return low + (2 ** shift - 1) / 2
-  }
-  return {
-    record: (micros) => {
-      const value = Math.min(maxMicros, Math.max(0, Math.round(micros)))
-      counts[indexOf(value)]++
-      total++
-      sum += value
-      if (value > max) max = value
-      if (value < min) min = value
-    },
-    count: () => total,
-    quantile: (q) => {
-      if (total === 0) return 0
-      const rank = Math.max(1, Math.ceil(q * total))
-      let seen = 0
-      for (let index = 0; index < counts.length; index++) {
-        seen += counts[index] ?? 0
-        if (seen >= rank) return Math.min(max, Math.max(min, middleOf(index)))
-      }
-      return max
-    },
-    max: () => max,
-    mean: () => total === 0 ? 0 : sum / total
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The engine: plain node:net callbacks
-// ---------------------------------------------------------------------------------------------------------------
-
-interface Resolved {
-  readonly host: string
-  readonly port: number
-  readonly mode: Mode
-  readonly connections: number
-  readonly durationMs: number
-  readonly holdWaitMs: number
-  readonly timeoutMs: number
-  readonly connectWindow: number
-  readonly message: Buffer
-  readonly expect: Buffer
-}
-
-interface Handlers {
-  readonly ready: (session: Session) => void
-  /** The whole expected reply arrived; `micros` is the round trip. */
-  readonly reply: (session: Session, micros: number) => void
-  /** The session ended on an error (already counted); `connected` tells whether it had connected. */
-  readonly failed: (session: Session, connected: boolean) => void
-}
-
-const errorKind = (error: Error): string =>
-  "code" in error && typeof error.code === "string" ? error.code : error.message
-
-const retryDelayMs = 100
-
-class Engine {
-  readonly histogram = makeHistogram()
-  readonly errorKinds = new Map<string, number>()
-  readonly sessions = new Set<Session>()
-  readonly timers = new Set<NodeJS.Timeout>()
-  readonly sweeper: NodeJS.Timeout
-  /** Every socket reads into this buffer; a read is checked before the next one can arrive. */
-  readonly readBuffer = Buffer.allocUnsafe(64 * 1024)
-  replies = 0
-  errors = 0
-  completed = 0
-  opened = 0
-  /** Sessions waiting for a reply. */
-  waiting = 0
-  /** No new work, nothing counted any more: set when the load phase ends or the run is interrupted. */
-  stopping = false
-  destroyed = false
-  startedAt = 0
-  stoppedAt = 0
-  openSec = 0
-  /** Called whenever a reply completes or a session closes, to wake {@link until}. */
-  watcher: (() => void) | undefined
-
-  constructor(readonly options: Resolved) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(250, Math.max(10, options.timeoutMs / 4)))
-  }
-
-  open(handlers: Handlers): Session {
-    return new Session(this, handlers)
-  }
-
-  error(kind: string): void {
-    this.errors++
-    this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1)
-  }
-
-  changed(): void {
-    this.watcher?.()
-  }
-
-  /** Runs `f` after `ms`, unless the run stops first. */
-  later(ms: number, f: () => void): void {
-    if (this.stopping) return
-    if (ms <= 0) return f()
-    const timer = setTimeout(() => {
-      this.timers.delete(timer)
-      if (!this.stopping) f()
-    }, ms)
-    this.timers.add(timer)
-  }
-
-  sweep(): void {
-    const now = performance.now()
-    for (const session of this.sessions) {
-      if (
-        (session.phase === "connecting" || session.phase === "waiting") && now - session.since > this.options.timeoutMs
-      ) {
-        session.fail("timeout")
-      }
-    }
-  }
-
-  begin(): void {
-    this.startedAt = performance.now()
-  }
-
-  /** Ends the load phase: nothing new starts and nothing more is counted. Idempotent. */
-  halt(): void {
-    if (this.stopping) return
-    this.stopping = true
-    this.stoppedAt = performance.now()
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-  }
-
-  /** Destroys every socket still open. Idempotent. */
-  destroy(): void {
-    this.halt()
-    if (this.destroyed) return
-    this.destroyed = true
-    clearInterval(this.sweeper)
-    for (const session of this.sessions) session.close()
-  }
-}
-
-class Session {
-  phase: "connecting" | "idle" | "waiting" | "closing" | "done" = "connecting"
-  /** When the current connect or round trip started. */
-  since: number
-  readonly openedAt: number
-  matched = 0
-  readonly socket: Net.Socket
-
-  constructor(readonly engine: Engine, readonly handlers: Handlers) {
-    this.openedAt = this.since = performance.now()
-    engine.sessions.add(this)
-    // `onread` hands every read to a callback in one shared buffer: no Buffer per read, no stream machinery.
-    const socket = Net.connect({
-      host: engine.options.host,
-      port: engine.options.port,
-      noDelay: true,
-      onread: {
-        buffer: engine.readBuffer,
-        callback: (length, buffer) => {
-          this.received(buffer, length)
-          return true
-        }
-      }
-    })
-    this.socket = socket
-    socket.on("connect", () => this.connected())
-    socket.on("error", (error) => this.fail(errorKind(error)))
-    socket.on("close", () => this.fail("closed"))
-  }
-
-  connected(): void {
-    if (this.phase !== "connecting") return
-    this.phase = "idle"
-    this.engine.opened++
-    if (this.engine.stopping) return this.end()
-    this.handlers.ready(this)
-  }
-
-  send(): void {
-    if (this.phase !== "idle") return
-    this.phase = "waiting"
-    this.engine.waiting++
-    this.matched = 0
-    this.since = performance.now()
-    this.socket.write(this.engine.options.message)
-  }
-
-  received(buffer: Uint8Array, length: number): void {
-    if (this.phase === "closing" || this.phase === "done") return
-    if (this.phase !== "waiting") return this.fail("unexpected")
-    const expect = this.engine.options.expect
-    const end = this.matched + length
-    if (end > expect.length || expect.compare(buffer, 0, length, this.matched, end) !== 0) {
-      return this.fail("mismatch")
-    }
-    this.matched = end
-    if (end < expect.length) return
-    this.phase = "idle"
-    this.engine.waiting--
-    if (this.engine.stopping) {
-      this.end()
-      return this.engine.changed()
-    }
-    this.engine.replies++
-    this.handlers.reply(this, (performance.now() - this.since) * 1000)
-  }
-
-  /** Ends the session on an error, which is counted unless the run is stopping. */
-  fail(kind: string): void {
-    if (this.phase === "done") return
-    const connected = this.phase !== "connecting"
-    this.close()
-    if (this.engine.stopping) return
-    this.engine.error(kind)
-    this.handlers.failed(this, connected)
-    this.engine.changed()
-  }
-
-  /** Closes politely: a FIN, then the session is done when the server has closed its side too. */
-  end(): void {
-    if (this.phase !== "idle") return
-    this.phase = "closing"
-    this.socket.end()
-  }
-
-  /** Ends the session at once, without an error. */
-  close(): void {
-    if (this.phase === "done") return
-    if (this.phase === "waiting") this.engine.waiting--
-    this.phase = "done"
-    this.engine.sessions.delete(this)
-    this.socket.destroy()
-    this.engine.changed()
-  }
-}
-
-/** Waits until `done()` holds, re-checked whenever a session changes, for at most `ms`. */
-const until = (engine: Engine, done: () => boolean, ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (done()) return resume(Effect.void)
-    engine.watcher = () => {
-      if (done()) {
-        engine.watcher = undefined
-        resume(Effect.void)
-      }
-    }
-    return Effect.sync(() => {
-      engine.watcher = undefined
-    })
-  }).pipe(Effect.timeoutOption(Duration.millis(ms)), Effect.asVoid)
-
-const drainMs = 1000
-
-/**
- * Ends a run without resetting connections: lets the round trips in flight finish (their replies are not
- * counted), closes every connection with a FIN and waits for the server to close its side, each step for at most
- * a second; then destroys whatever is left.
- */
-const drain = (engine: Engine): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    engine.halt()
-    for (const session of engine.sessions) {
-      if (session.phase === "connecting") session.close()
-    }
-    yield* until(engine, () => engine.waiting === 0, drainMs)
-    for (const session of engine.sessions) {
-      if (session.phase === "idle") session.end()
-    }
-    yield* until(engine, () => engine.sessions.size === 0, drainMs)
-    engine.destroy()
-  })
-
-// ---------------------------------------------------------------------------------------------------------------
 // Modes
 // ---------------------------------------------------------------------------------------------------------------
 
-const startPingpong = (engine: Engine): void => {
-  const handlers: Handlers = {
+const startPingpong = (engine: Engine.Engine): void => {
+  const handlers: Engine.Handlers = {
     ready: (session) => session.send(),
     reply: (session, micros) => {
       engine.histogram.record(micros)
       engine.completed++
       session.send()
     },
-    failed: (_, connected) => engine.later(connected ? 0 : retryDelayMs, () => engine.open(handlers))
+    failed: (_, connected) => engine.later(connected ? 0 : Engine.retryDelayMs, () => engine.open(handlers))
   }
   for (let i = 0; i < engine.options.connections; i++) engine.open(handlers)
 }
 
-const startChurn = (engine: Engine): void => {
-  const handlers: Handlers = {
+const startChurn = (engine: Engine.Engine): void => {
+  const handlers: Engine.Handlers = {
     ready: (session) => session.send(),
     reply: (session) => {
       engine.histogram.record((performance.now() - session.openedAt) * 1000)
@@ -481,33 +166,37 @@ const startChurn = (engine: Engine): void => {
       engine.completed++
       engine.open(handlers)
     },
-    failed: (_, connected) => engine.later(connected ? 0 : retryDelayMs, () => engine.open(handlers))
+    failed: (_, connected) => engine.later(connected ? 0 : Engine.retryDelayMs, () => engine.open(handlers))
   }
   for (let i = 0; i < engine.options.connections; i++) engine.open(handlers)
 }
 
-const timed = (engine: Engine, start: (engine: Engine) => void) =>
+const timed = (engine: Engine.Engine, start: (engine: Engine.Engine) => void) =>
   Effect.gen(function*() {
     engine.begin()
     start(engine)
+    if (engine.options.warmupMs > 0) {
+      yield* Effect.sleep(Duration.millis(engine.options.warmupMs))
+      engine.restart()
+    }
     yield* Effect.sleep(Duration.millis(engine.options.durationMs))
-    yield* drain(engine)
+    yield* Engine.drain(engine)
     return (engine.stoppedAt - engine.startedAt) / 1000
   })
 
-const hold = (engine: Engine) =>
+const hold = (engine: Engine.Engine) =>
   Effect.gen(function*() {
     const { connectWindow, connections, durationMs, holdWaitMs, timeoutMs } = engine.options
     const allOpen = yield* Deferred.make<void>()
     const allReplied = yield* Deferred.make<void>()
-    const held = new Set<Session>()
-    const waiting = new Set<Session>()
+    const held = new Set<Engine.Session>()
+    const waiting = new Set<Engine.Session>()
     let launched = 0
     let connecting = 0
-    const settle = (session: Session) => {
+    const settle = (session: Engine.Session) => {
       if (waiting.delete(session) && waiting.size === 0) Deferred.unsafeDone(allReplied, Exit.void)
     }
-    const handlers: Handlers = {
+    const handlers: Engine.Handlers = {
       ready: (session) => {
         connecting--
         held.add(session)
@@ -547,7 +236,7 @@ const hold = (engine: Engine) =>
       if (session.phase === "connecting") session.fail("timeout")
     }
     // The wait ends early if the server has closed every connection.
-    yield* until(engine, () => held.size === 0, holdWaitMs)
+    yield* Engine.until(engine, () => held.size === 0, holdWaitMs)
     const sentAt = performance.now()
     for (const session of held) {
       waiting.add(session)
@@ -557,7 +246,7 @@ const hold = (engine: Engine) =>
       yield* Deferred.await(allReplied).pipe(Effect.timeoutOption(Duration.millis(timeoutMs + 1000)))
     }
     const roundTripSec = (performance.now() - sentAt) / 1000
-    yield* drain(engine)
+    yield* Engine.drain(engine)
     return roundTripSec
   })
 
@@ -592,13 +281,14 @@ const nonEmpty = (option: string, bytes: Uint8Array) =>
     ? Effect.succeed(Buffer.from(bytes))
     : Effect.fail(new BenchOptionError({ option, value: "(empty)", expected: "at least one byte" }))
 
-const resolve = (options: Options): Effect.Effect<Resolved, BenchOptionError> =>
+const resolve = (options: Options): Effect.Effect<Engine.Resolved, BenchOptionError> =>
   Effect.all({
     host: Effect.succeed(options.host),
     port: wholeNumber("port", options.port, 1, 65535),
     mode: Effect.succeed(options.mode),
     connections: wholeNumber("connections", options.connections, 1, 1_000_000),
     durationMs: millisOf("duration", options.duration, Number.MIN_VALUE),
+    warmupMs: millisOf("warmup", options.warmup ?? 0, 0),
     holdWaitMs: millisOf("hold-wait", options.holdWait ?? Duration.seconds(2), 0),
     timeoutMs: millisOf("timeout", options.timeout ?? Duration.seconds(10), Number.MIN_VALUE),
     connectWindow: wholeNumber("connect-window", options.connectWindow ?? 100, 1, 1_000_000),
@@ -611,7 +301,7 @@ const round = (value: number, digits: number): number => {
   return Math.round(value * scale) / scale
 }
 
-const latencyOf = (histogram: Histogram): Latency => {
+const latencyOf = (histogram: Histogram.Histogram): Latency => {
   const ms = (micros: number) => round(micros / 1000, 3)
   return {
     p50: ms(histogram.quantile(0.5)),
@@ -623,12 +313,14 @@ const latencyOf = (histogram: Histogram): Latency => {
   }
 }
 
-const progressReports = (engine: Engine, report: (progress: Progress) => Effect.Effect<void>) => {
+const progressReports = (engine: Engine.Engine, report: (progress: Progress) => Effect.Effect<void>) => {
   let lastReplies = 0
   let lastAt = performance.now()
   return Effect.sleep(Duration.seconds(1)).pipe(
     Effect.zipRight(Effect.suspend(() => {
       const now = performance.now()
+      // The counters start again from zero after a warm-up.
+      if (engine.replies < lastReplies) lastReplies = 0
       const rate = (engine.replies - lastReplies) / ((now - lastAt) / 1000)
       lastReplies = engine.replies
       lastAt = now
@@ -656,7 +348,7 @@ export const run: (options: Options) => Effect.Effect<Result, BenchOptionError> 
     const resolved = yield* resolve(options)
     return yield* Effect.scoped(Effect.gen(function*() {
       const engine = yield* Effect.acquireRelease(
-        Effect.sync(() => new Engine(resolved)),
+        Effect.sync(() => new Engine.Engine(resolved)),
         (engine) => Effect.sync(() => engine.destroy())
       )
       if (options.onProgress !== undefined) yield* Effect.forkScoped(progressReports(engine, options.onProgress))

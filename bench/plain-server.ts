@@ -1,10 +1,9 @@
-#!/usr/bin/env node
-// The baseline for bench/run.mjs: the tutorial's protocol on a plain node:net server, no Effect.
+// The baseline of bench/run.ts: the tutorial's protocol on a plain node:net server, no Effect.
 // Every read is decoded as GBK with one streaming decoder per connection; a read that completes at least one
 // character gets the pre-encoded GBK reply, as effect-tcp-server does.
-// Usage: node bench/plain-server.mjs [--port N] [--log]
+// Usage: node dist-bench/plain-server.js [--port N] [--log]
 //   --port N  port on 127.0.0.1 (default 0: an ephemeral port); prints "listening on 127.0.0.1:PORT"
-//   --log     print the tutorial's lines (connect, every message, disconnect) on stdout
+//   --log     print the tutorial's lines (connect, every message, disconnect) on stdout, with console.log
 import Iconv from "iconv-lite"
 import * as Net from "node:net"
 
@@ -15,7 +14,7 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === "--port") port = Number(args[++i])
   else if (args[i] === "--log") log = true
   else {
-    console.error(`plain-server: unknown argument ${args[i]} (usage: plain-server.mjs [--port N] [--log])`)
+    console.error(`plain-server: unknown argument ${args[i]} (usage: plain-server.js [--port N] [--log])`)
     process.exit(2)
   }
 }
@@ -25,14 +24,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 const reply = Iconv.encode("ok，问题正在处理中...", "gbk")
-const sockets = new Set()
+const sockets = new Set<Net.Socket>()
 
 const server = Net.createServer({ noDelay: true }, (socket) => {
   sockets.add(socket)
   const peer = `('${socket.remoteAddress}', ${socket.remotePort})`
   if (log) console.log(`客户端连接成功: ${peer}`)
   const decoder = Iconv.getDecoder("gbk")
-  socket.on("data", (chunk) => {
+  socket.on("data", (chunk: Buffer) => {
     const text = decoder.write(chunk)
     if (text.length === 0) return
     if (log) console.log(`${text} ${peer}`)
@@ -51,7 +50,8 @@ server.on("error", (error) => {
 })
 
 server.listen({ host: "127.0.0.1", port }, () => {
-  console.log(`listening on 127.0.0.1:${server.address().port}`)
+  const address = server.address()
+  console.log(`listening on 127.0.0.1:${typeof address === "object" && address !== null ? address.port : port}`)
 })
 
 const stop = () => {
