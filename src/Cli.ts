@@ -1,464 +1,272 @@
 /**
- * The `effect-tcp-server` command line. Flags win over environment variables, which win over the defaults.
+ * The `effect-tcp-server` command line. Flags win over environment variables, which win over the defaults;
+ * the flags of `serve` are defined once, in `cli/options.ts`.
  *
  * @since 0.1.0
  */
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import * as Config from "effect/Config"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
-import * as Layer from "effect/Layer"
+import * as Either from "effect/Either"
+import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as BenchCli from "./bench/BenchCli.js"
+import * as Argv from "./cli/argv.js"
+import * as Errors from "./cli/errors.js"
+import * as Flag from "./cli/flag.js"
+import * as Help from "./cli/help.js"
+import * as Flags from "./cli/options.js"
+import * as Signals from "./cli/signals.js"
 import * as ConnectCli from "./ConnectCli.js"
-import type * as Connection from "./Connection.js"
+import type { ConnectionFailure } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import * as Framing from "./Framing.js"
 import * as Handler from "./Handler.js"
 import * as TcpServer from "./TcpServer.js"
 
+const flag = Flag.toOption
+const { serve: table } = Flags
+
 /**
+ * The flags of `serve`, parsed: each value with where it came from.
+ *
  * @since 0.1.0
  * @category options
  */
-export const host = Options.text("host").pipe(
-  Options.withDescription(
-    "Address to listen on; 0.0.0.0 is every IPv4 interface, :: every interface. Env TCP_SERVER_HOST."
-  ),
-  Options.withFallbackConfig(Config.string("TCP_SERVER_HOST")),
-  Options.withDefault(TcpServer.defaults.host)
-)
+export type Parsed = { readonly [K in keyof typeof table]: Flag.Given<Flag.ValueOf<(typeof table)[K]>> }
+
+const parsedOptions: Options.Options<Parsed> = Options.all({
+  host: flag(table.host),
+  port: flag(table.port),
+  backlog: flag(table.backlog),
+  encoding: flag(table.encoding),
+  framing: flag(table.framing),
+  delimiter: flag(table.delimiter),
+  lengthBytes: flag(table.lengthBytes),
+  maxFrameBytes: flag(table.maxFrameBytes),
+  frameErrors: flag(table.frameErrors),
+  decodeErrors: flag(table.decodeErrors),
+  reply: flag(table.reply),
+  echo: flag(table.echo),
+  noReply: flag(table.noReply),
+  replyEnding: flag(table.replyEnding),
+  maxConnections: flag(table.maxConnections),
+  maxConnectionsPerIp: flag(table.maxConnectionsPerIp),
+  allow: flag(table.allow),
+  deny: flag(table.deny),
+  busyText: flag(table.busyText),
+  idleTimeout: flag(table.idleTimeout),
+  maxConnectionAge: flag(table.maxConnectionAge),
+  writeTimeout: flag(table.writeTimeout),
+  shutdownGrace: flag(table.shutdownGrace),
+  goodbye: flag(table.goodbye),
+  quiet: flag(table.quiet),
+  logLevel: flag(table.logLevel),
+  display: flag(table.display),
+  stats: flag(table.stats)
+})
+
+const isSet = (given: Flag.Given<unknown>) => given.source !== "default"
+const named = <A>(definition: Flag.Flag<A>, given: Flag.Given<A>) => Flag.origin(definition, given.source)
 
 /**
+ * The pairs of settings that cannot go together, each as the problem to report.
+ *
  * @since 0.1.0
  * @category options
  */
-export const port = Options.integer("port").pipe(
-  Options.withAlias("p"),
-  Options.withDescription("Port to listen on; 0 picks a free one. Env TCP_SERVER_PORT."),
-  Options.withFallbackConfig(Config.integer("TCP_SERVER_PORT")),
-  Options.withDefault(TcpServer.defaults.port)
-)
+export const contradictions = (options: Parsed): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const framing = options.framing.value
+  const needs = <A>(definition: Flag.Flag<A>, given: Flag.Given<A>, ok: boolean, wanted: string) => {
+    if (isSet(given) && !ok) {
+      problems.push(`${named(definition, given)} applies only to --framing ${wanted}, and the framing is ${framing}`)
+    }
+  }
+  needs(table.delimiter, options.delimiter, framing === "delimiter", "delimiter")
+  needs(table.lengthBytes, options.lengthBytes, framing === "length", "length")
+  needs(table.replyEnding, options.replyEnding, framing === "line", "line")
+  needs(table.maxFrameBytes, options.maxFrameBytes, framing !== "chunk", "line, delimiter or length")
+  needs(table.frameErrors, options.frameErrors, framing !== "chunk", "line, delimiter or length")
+  const { echo, noReply, quiet, reply } = options
+  if (echo.value && noReply.value) {
+    problems.push(`${named(table.echo, echo)} and ${named(table.noReply, noReply)} contradict each other: choose one`)
+  }
+  if (isSet(reply) && (echo.value || noReply.value)) {
+    const other = echo.value ? named(table.echo, echo) : named(table.noReply, noReply)
+    problems.push(`${named(table.reply, reply)} is never sent with ${other}: drop one of them`)
+  }
+  if (quiet.value && isSet(options.logLevel) && options.logLevel.value !== "warning") {
+    problems.push(
+      `${named(table.quiet, quiet)} means log level warning, and ${
+        named(table.logLevel, options.logLevel)
+      } says ${options.logLevel.value}: choose one`
+    )
+  }
+  return problems
+}
 
 /**
+ * The texts the server sends (`--reply` unless `--echo` or `--no-reply`, `--goodbye`, `--busy-text`), checked
+ * to be representable in the encoding, each named as the user set it.
+ *
  * @since 0.1.0
  * @category options
  */
-export const backlog = Options.integer("backlog").pipe(
-  Options.withDescription("Connections the kernel may queue before they are accepted. Env TCP_SERVER_BACKLOG."),
-  Options.withFallbackConfig(Config.integer("TCP_SERVER_BACKLOG")),
-  Options.withDefault(TcpServer.defaults.backlog)
-)
+export const checkTexts = (options: Parsed): Effect.Effect<void, Encoding.UnencodableTextError> => {
+  const encoding = options.encoding.value
+  const check = (definition: Flag.Flag<string>, given: Flag.Given<string>) =>
+    given.value === ""
+      ? Effect.void
+      : Encoding.encodeAll(
+        given.value,
+        encoding,
+        given.source === "default" ? `default ${named(definition, given)}` : named(definition, given)
+      )
+  return Effect.all([
+    options.echo.value || options.noReply.value ? Effect.void : check(table.reply, options.reply),
+    check(table.goodbye, options.goodbye),
+    check(table.busyText, options.busyText)
+  ], { discard: true })
+}
 
 /**
+ * The options of `serve`: every flag with where its value came from, checked one by one and together.
+ *
  * @since 0.1.0
  * @category options
  */
-export const encoding = Options.text("encoding").pipe(
-  Options.withAlias("e"),
-  Options.withDescription(
-    "Encoding of the clients' text, any iconv-lite encoding (see the encodings command). Env TCP_SERVER_ENCODING."
-  ),
-  Options.withFallbackConfig(Config.string("TCP_SERVER_ENCODING")),
-  Options.withDefault(TcpServer.defaults.encoding)
+export const serveOptions: Options.Options<Parsed> = parsedOptions.pipe(
+  Options.mapEffect((options) => {
+    const [problem] = contradictions(options)
+    return problem === undefined
+      ? checkTexts(options).pipe(
+        Effect.as(options),
+        Effect.mapError((error) => ValidationError.invalidValue(HelpDoc.p(error.message)))
+      )
+      : Effect.fail(ValidationError.invalidValue(HelpDoc.p(problem)))
+  })
 )
 
-/**
- * @since 0.1.0
- * @category options
- */
-export const reply = Options.text("reply").pipe(
-  Options.withDescription("Text sent back for every message received. Env TCP_SERVER_REPLY."),
-  Options.withFallbackConfig(Config.string("TCP_SERVER_REPLY")),
-  Options.withDefault(Handler.defaultReply)
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const quiet = Options.boolean("quiet").pipe(
-  Options.withAlias("q"),
-  Options.withDescription("Log only warnings and errors, not a line per connection and message. Env TCP_SERVER_QUIET."),
-  Options.withFallbackConfig(Config.boolean("TCP_SERVER_QUIET")),
-  Options.withDefault(false)
-)
-
-const withEnv = <A>(
-  option: Options.Options<A>,
-  description: string,
-  env: string,
-  config: (name: string) => Config.Config<A>,
-  fallback: A
-) =>
-  option.pipe(
-    Options.withDescription(`${description} Env ${env}.`),
-    Options.withFallbackConfig(config(env)),
-    Options.withDefault(fallback)
-  )
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const maxConnections = withEnv(
-  Options.integer("max-connections"),
-  "Connections open at once; one more is refused (and logged).",
-  "TCP_SERVER_MAX_CONNECTIONS",
-  Config.integer,
-  TcpServer.defaults.maxConnections
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const maxConnectionsPerIp = withEnv(
-  Options.integer("max-connections-per-ip"),
-  "Connections open at once from one address; 0 is unlimited.",
-  "TCP_SERVER_MAX_CONNECTIONS_PER_IP",
-  Config.integer,
-  0
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const allow = withEnv(
-  Options.text("allow"),
-  "Comma-separated CIDR ranges or addresses (IPv4 or IPv6); if set, only these clients are served.",
-  "TCP_SERVER_ALLOW",
-  Config.string,
-  ""
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const deny = withEnv(
-  Options.text("deny"),
-  "Comma-separated CIDR ranges or addresses refused; wins over --allow.",
-  "TCP_SERVER_DENY",
-  Config.string,
-  ""
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const busyText = withEnv(
-  Options.text("busy-text"),
-  "Text sent to a refused client before its connection is closed; empty sends nothing.",
-  "TCP_SERVER_BUSY_TEXT",
-  Config.string,
-  ""
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const idleTimeout = withEnv(
-  Options.float("idle-timeout"),
-  "Seconds without input after which a connection is closed; 0 disables it.",
-  "TCP_SERVER_IDLE_TIMEOUT",
-  Config.number,
-  Duration.toSeconds(TcpServer.defaults.idleTimeout)
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const maxConnectionAge = withEnv(
-  Options.float("max-connection-age"),
-  "Seconds after which any connection is closed; 0 is unlimited.",
-  "TCP_SERVER_MAX_CONNECTION_AGE",
-  Config.number,
-  0
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const writeTimeout = withEnv(
-  Options.float("write-timeout"),
-  "Seconds a client may leave the server's output unread, with its 64 KiB buffer full, before it is closed.",
-  "TCP_SERVER_WRITE_TIMEOUT",
-  Config.number,
-  Duration.toSeconds(TcpServer.defaults.writeTimeout)
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const shutdownGrace = withEnv(
-  Options.float("shutdown-grace"),
-  "Seconds connections get on shutdown to finish and flush before they are closed.",
-  "TCP_SERVER_SHUTDOWN_GRACE",
-  Config.number,
-  Duration.toSeconds(TcpServer.defaults.shutdownGrace)
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const goodbye = withEnv(
-  Options.text("goodbye"),
-  "Text sent to every client when a shutdown closes its connection; empty sends nothing.",
-  "TCP_SERVER_GOODBYE",
-  Config.string,
-  ""
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const stats = withEnv(
-  Options.float("stats"),
-  "Print a stats line (connections, memory) on stderr every this many seconds; 0 never.",
-  "TCP_SERVER_STATS",
-  Config.number,
-  0
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const framing = withEnv(
-  Options.choice("framing", ["chunk", "line", "delimiter", "length"]),
-  "How input is cut into messages: chunk (one per read, as the tutorial), line (LF or CRLF), delimiter (--delimiter) or length (a big-endian --length-bytes prefix).",
-  "TCP_SERVER_FRAMING",
-  (name) => Config.literal("chunk", "line", "delimiter", "length")(name),
-  "chunk"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const maxFrameBytes = withEnv(
-  Options.integer("max-frame-bytes"),
-  "Longest frame in bytes (line, delimiter, length framing); a longer one is a frame error.",
-  "TCP_SERVER_MAX_FRAME_BYTES",
-  Config.integer,
-  Framing.defaultMaxFrameBytes
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const delimiterText = withEnv(
-  Options.text("delimiter"),
-  "The delimiter of --framing delimiter, with escapes such as \\x03 or \\r\\n; refused if its bytes can occur inside a character of the encoding.",
-  "TCP_SERVER_DELIMITER",
-  Config.string,
-  "\\x03"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const lengthBytes = withEnv(
-  Options.choice("length-bytes", ["1", "2", "4"]),
-  "Size of the length prefix of --framing length.",
-  "TCP_SERVER_LENGTH_BYTES",
-  (name) => Config.literal("1", "2", "4")(name),
-  "2"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const frameErrors = withEnv(
-  Options.choice("frame-errors", ["skip", "close"]),
-  "What a frame error (too long, or undecodable with --decode-errors fatal) does: skip the frame or close the connection. Logged and counted either way.",
-  "TCP_SERVER_FRAME_ERRORS",
-  (name) => Config.literal("skip", "close")(name),
-  "skip"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const decodeErrors = withEnv(
-  Options.choice("decode-errors", ["replace", "fatal"]),
-  "Bytes invalid in the encoding: replace them with U+FFFD, or make the frame a frame error. Counted either way.",
-  "TCP_SERVER_DECODE_ERRORS",
-  (name) => Config.literal("replace", "fatal")(name),
-  "replace"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const replyEnding = withEnv(
-  Options.choice("reply-ending", ["same", "lf", "crlf"]),
-  "Line ending of replies in line framing: the one the client used (same), LF or CRLF.",
-  "TCP_SERVER_REPLY_ENDING",
-  (name) => Config.literal("same", "lf", "crlf")(name),
-  "same"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const display = withEnv(
-  Options.choice("display", ["text", "hex", "both"]),
-  "What is logged of each message: its text, its bytes in hex, or both.",
-  "TCP_SERVER_DISPLAY",
-  (name) => Config.literal("text", "hex", "both")(name),
-  "text"
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const echo = withEnv(
-  Options.boolean("echo"),
-  "Reply with the message itself instead of --reply.",
-  "TCP_SERVER_ECHO",
-  Config.boolean,
-  false
-)
-
-/**
- * @since 0.1.0
- * @category options
- */
-export const noReply = withEnv(
-  Options.boolean("no-reply"),
-  "Do not reply; only log.",
-  "TCP_SERVER_NO_REPLY",
-  Config.boolean,
-  false
-)
-
-const list = (text: string): ReadonlyArray<string> =>
-  text.split(",").map((part) => part.trim()).filter((part) => part.length > 0)
-
-const orUndefined = <A>(value: A, none: A): A | undefined => value === none ? undefined : value
-
-const toFraming = (
-  options: Command.Command.ParseConfig<typeof serveOptions>
-): Effect.Effect<Framing.Framing, Framing.DelimiterError> => {
-  const limits = { maxFrameBytes: options.maxFrameBytes, onOversized: options.frameErrors }
-  switch (options.framing) {
+const toFraming = (options: Parsed): Framing.Framing => {
+  const frameLimits = { maxFrameBytes: options.maxFrameBytes.value, onOversized: options.frameErrors.value }
+  switch (options.framing.value) {
     case "chunk":
-      return Effect.succeed(Framing.chunk)
+      return Framing.chunk
     case "line":
-      return Effect.succeed(Framing.line(limits))
+      return Framing.line(frameLimits)
     case "delimiter":
-      return Effect.map(Framing.parseDelimiter(options.delimiter), (bytes) => Framing.delimiter(bytes, limits))
+      return Framing.delimiter(options.delimiter.value.bytes, frameLimits)
     case "length": {
-      const lengthBytes = options.lengthBytes === "1" ? 1 : options.lengthBytes === "2" ? 2 : 4
-      // The default maximum means "as long as the prefix allows" when the prefix cannot announce 64 KiB.
-      return Effect.succeed(Framing.length(
+      const lengthBytes = options.lengthBytes.value === "1" ? 1 : options.lengthBytes.value === "2" ? 2 : 4
+      // Without --max-frame-bytes, a prefix that cannot announce the default maximum allows what it can announce.
+      return Framing.length(
         lengthBytes,
-        options.maxFrameBytes === Framing.defaultMaxFrameBytes ? { onOversized: options.frameErrors } : limits
-      ))
+        options.maxFrameBytes.source === "default" ? { onOversized: options.frameErrors.value } : frameLimits
+      )
     }
   }
 }
 
 /**
- * Turns parsed `serve` flags into {@link TcpServer.ServeOptions}.
+ * Turns parsed `serve` flags into the server's options, with the tutorial handler made from `--reply`,
+ * `--echo`, `--no-reply` and `--display`.
  *
  * @since 0.1.0
  * @category options
  */
-export const toServeOptions = (
-  options: Command.Command.ParseConfig<typeof serveOptions>
-): Effect.Effect<
-  TcpServer.Options<Connection.ConnectionFailure>,
-  Framing.DelimiterError | Encoding.UnknownEncodingError | Encoding.UnencodableTextError
-> =>
-  Effect.zipLeft(
-    toFraming(options),
-    options.noReply || options.echo ? Effect.void : Effect.flatMap(
-      Encoding.validate(options.encoding),
-      (encoding) => Encoding.encodeAll(options.reply, encoding, "reply")
-    )
-  ).pipe(Effect.map((framing) => ({
-    host: options.host,
-    port: options.port,
-    backlog: options.backlog,
-    encoding: options.encoding,
-    maxConnections: options.maxConnections,
-    maxConnectionsPerIp: orUndefined(options.maxConnectionsPerIp, 0),
-    allow: options.allow === "" ? undefined : list(options.allow),
-    deny: list(options.deny),
-    busyText: orUndefined(options.busyText, ""),
-    idleTimeout: Duration.seconds(options.idleTimeout),
-    maxConnectionAge: Duration.seconds(options.maxConnectionAge),
-    writeTimeout: Duration.seconds(options.writeTimeout),
-    shutdownGrace: Duration.seconds(options.shutdownGrace),
-    goodbye: orUndefined(options.goodbye, ""),
-    framing,
-    decodeErrors: options.decodeErrors,
-    replyEnding: options.replyEnding === "lf" ? "\n" : options.replyEnding === "crlf" ? "\r\n" : undefined,
-    handler: Handler.tutorial({
-      reply: options.reply,
-      display: options.display,
-      answer: options.noReply ? "none" : options.echo ? "echo" : "reply"
-    })
-  })))
+export const toServeOptions = (options: Parsed): TcpServer.Options<ConnectionFailure> => ({
+  host: options.host.value,
+  port: options.port.value,
+  backlog: options.backlog.value,
+  encoding: options.encoding.value,
+  maxConnections: options.maxConnections.value,
+  maxConnectionsPerIp: options.maxConnectionsPerIp.value === 0 ? undefined : options.maxConnectionsPerIp.value,
+  // The library refuses an empty allow list: unset is `undefined`.
+  allow: options.allow.source === "default" ? undefined : options.allow.value,
+  deny: options.deny.source === "default" ? undefined : options.deny.value,
+  busyText: options.busyText.value === "" ? undefined : options.busyText.value,
+  idleTimeout: options.idleTimeout.value,
+  maxConnectionAge: options.maxConnectionAge.value,
+  writeTimeout: options.writeTimeout.value,
+  shutdownGrace: options.shutdownGrace.value,
+  goodbye: options.goodbye.value === "" ? undefined : options.goodbye.value,
+  framing: toFraming(options),
+  decodeErrors: options.decodeErrors.value,
+  replyEnding: options.replyEnding.value === "lf" ? "\n" : options.replyEnding.value === "crlf" ? "\r\n" : undefined,
+  handler: Handler.tutorial({
+    reply: options.reply.value,
+    answer: options.noReply.value ? "none" : options.echo.value ? "echo" : "reply",
+    display: options.display.value
+  })
+})
+
+const logLevels = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error
+} as const
 
 /**
- * The options of `serve`, parsed.
+ * The least important log level `serve` shows: `--log-level`, or warning with `--quiet`.
  *
  * @since 0.1.0
  * @category options
  */
-export const serveOptions = {
-  host,
-  port,
-  backlog,
-  encoding,
-  reply,
-  quiet,
-  maxConnections,
-  maxConnectionsPerIp,
-  allow,
-  deny,
-  busyText,
-  idleTimeout,
-  maxConnectionAge,
-  writeTimeout,
-  shutdownGrace,
-  goodbye,
-  stats,
-  framing,
-  maxFrameBytes,
-  delimiter: delimiterText,
-  lengthBytes,
-  frameErrors,
-  decodeErrors,
-  replyEnding,
-  display,
-  echo,
-  noReply
+export const logLevel = (options: Parsed): LogLevel.LogLevel =>
+  options.quiet.value ? LogLevel.Warning : logLevels[options.logLevel.value]
+
+/**
+ * `host:port`, with an IPv6 host in brackets: `[::]:9090`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatAddress = (address: { readonly host: string; readonly port: number }): string =>
+  address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+
+/**
+ * The line `serve` prints once listening: `effect-tcp-server listening on [::]:9307 (encoding gbk, framing
+ * chunk)`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const startLine = (address: TcpServer.Address, options: Parsed): string => {
+  const framing = options.framing.value === "delimiter"
+    ? `delimiter ${options.delimiter.value.text}`
+    : options.framing.value === "length"
+    ? `length, ${options.lengthBytes.value}-byte prefix`
+    : options.framing.value
+  return `effect-tcp-server listening on ${
+    formatAddress(address)
+  } (encoding ${options.encoding.value}, framing ${framing})`
 }
+
+const printStats = (server: TcpServer.TcpServer["Type"]) =>
+  Effect.flatMap(server.stats, (stats) => {
+    const rss = Math.round(process.memoryUsage.rss() / 1024 / 1024)
+    return Console.error(
+      `stats: active=${stats.active} accepted=${stats.accepted} refused=${stats.refused} rss=${rss}MiB`
+    )
+  })
+
+// Settings the server refuses at start are usage errors too: they come from the command line or the environment.
+// Only a failure to listen (TcpServerError) is a runtime error.
+const startErrorToUsage = <E extends { readonly _tag: string; readonly message: string }>(
+  error: E
+): E | Errors.UsageError =>
+  error._tag === "TcpServerError" ? error : new Errors.UsageError({ problem: error.message, command: "serve" })
 
 /**
  * `serve`: runs the server until interrupted (Ctrl-C or SIGTERM).
@@ -466,29 +274,24 @@ export const serveOptions = {
  * @since 0.1.0
  * @category commands
  */
-export const serve = Command.make("serve", serveOptions, (options) =>
+export const serve = Command.make("serve", { options: serveOptions }, ({ options }) =>
   Effect.gen(function*() {
-    const server = yield* TcpServer.TcpServer
-    const { host, port } = server.address
-    yield* Console.log(`effect-tcp-server listening on ${host}:${port} (encoding ${options.encoding})`)
-    if (options.stats > 0) {
-      yield* server.stats.pipe(
-        Effect.flatMap((stats) => {
-          const rss = Math.round(process.memoryUsage.rss() / 1024 / 1024)
-          return Console.error(
-            `stats: active=${stats.active} accepted=${stats.accepted} refused=${stats.refused} rss=${rss}MiB`
-          )
-        }),
-        Effect.repeat(Schedule.spaced(Duration.seconds(options.stats))),
-        Effect.forkScoped
-      )
-    }
-    return yield* Effect.never
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(Layer.unwrapEffect(Effect.map(toServeOptions(options), TcpServer.layer))),
-    options.quiet ? Logger.withMinimumLogLevel(LogLevel.Warning) : identity
-  )).pipe(
+    // SIGHUP needs no server: handled from the start, it can never kill the process before it is listening.
+    yield* Signals.on("SIGHUP", Signals.hangup)
+    yield* Effect.gen(function*() {
+      const server = yield* TcpServer.TcpServer
+      yield* Console.log(startLine(server.address, options))
+      yield* Signals.on("SIGUSR1", printStats(server))
+      if (Duration.toMillis(options.stats.value) > 0) {
+        yield* printStats(server).pipe(Effect.repeat(Schedule.spaced(options.stats.value)), Effect.forkScoped)
+      }
+      return yield* Effect.never
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(TcpServer.layer(toServeOptions(options))),
+      Effect.mapError(startErrorToUsage)
+    )
+  }).pipe(Effect.scoped, Logger.withMinimumLogLevel(logLevel(options)))).pipe(
     Command.withDescription("Accept TCP clients, log what they send and reply to every message.")
   )
 
@@ -503,18 +306,113 @@ export const encodings = Command.make("encodings", {}, () => Console.log(Encodin
 )
 
 /**
+ * The subcommands. `effect-tcp-server --help` lists them in the order of {@link summaries}, which must have a line
+ * for each.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const subcommands = [serve, encodings, BenchCli.bench, ConnectCli.connect] as const
+
+/**
+ * What each subcommand does, in the few words of `effect-tcp-server --help`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const summaries: Readonly<Record<string, string>> = {
+  serve: "accept TCP clients, log their messages and reply to each",
+  connect: "talk to a server from this terminal, in the server's encoding",
+  bench: "load a server and report replies per second and latency",
+  encodings: "list the encodings --encoding accepts"
+}
+
+/**
  * @since 0.1.0
  * @category commands
  */
 export const command = Command.make("effect-tcp-server").pipe(
   Command.withDescription("A multi-client TCP server that speaks GBK and any other iconv-lite encoding."),
-  Command.withSubcommands([serve, encodings, BenchCli.bench, ConnectCli.connect])
+  Command.withSubcommands(subcommands)
 )
 
+// The subcommands by name, in the order of `summaries` (then any other).
+const described = () => {
+  const children = Command.getSubcommands(command)
+  const names = [...HashMap.keys(children)]
+  return [...Object.keys(summaries).filter((name) => names.includes(name)), ...names.filter((n) => !(n in summaries))]
+    .flatMap((name) => Option.toArray(Option.map(HashMap.get(children, name), (descriptor) => ({ name, descriptor }))))
+}
+
+// The built-in flags of @effect/cli offered at the top level (its --log-level is offered by `serve` instead).
+const topLevelFlags = ["--version", "--completions", "--wizard"]
+
 /**
- * Runs the command line on `argv` (as `process.argv`: the first two entries are skipped).
+ * Settings of {@link run}.
  *
  * @since 0.1.0
  * @category running
  */
-export const run = (version: string) => Command.run(command, { name: "effect-tcp-server", version })
+export interface RunOptions {
+  readonly version: string
+  /** Colour in the help; the caller checks that stdout is a terminal and `NO_COLOR` is not set. Default off. */
+  readonly colour?: boolean | undefined
+}
+
+/**
+ * Runs the command line on `argv` (as `process.argv`: the first two entries are skipped). Help is printed
+ * here, from the flag table; a bad command line fails with one {@link Errors.UsageError}, nothing printed.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (options: RunOptions) => {
+  const style: Help.Style = { colour: options.colour ?? false }
+  const cli = Command.run(command, { name: "effect-tcp-server", version: options.version })
+  return (argv: ReadonlyArray<string>) =>
+    Effect.suspend(() => {
+      const args = argv.slice(2)
+      const [first] = args
+      const children = described()
+      if (first === undefined || first === "--help" || first === "-h") {
+        const commands = children.map(({ name }) => ({ name, summary: summaries[name] ?? "" }))
+        return Console.log(Help.top({ version: options.version, commands, style }))
+      }
+      const subcommand = children.find((child) => child.name === first)
+      if (subcommand === undefined) {
+        const names = children.map((child) => child.name).join(", ")
+        const problem = !first.startsWith("-")
+          ? `unknown command "${first}": expected ${names}`
+          : !topLevelFlags.includes(first.split("=")[0]!)
+          ? `unknown flag ${first.split("=")[0]}: expected a command (${names}), --help or --version`
+          : undefined
+        if (problem !== undefined) return Effect.fail(new Errors.UsageError({ problem }))
+      }
+      const name = subcommand?.name
+      if (subcommand !== undefined && (args.includes("--help") || args.includes("-h"))) {
+        if (name === "serve") return Console.log(Help.serve(style))
+        // @effect/cli's own help, for the commands whose flags are not in the table, without its noise.
+        const help = HelpDoc.toAnsiText(CommandDescriptor.getHelp(subcommand.descriptor, CliConfig.defaultConfig))
+          .replace(/\n+ *This setting is optional\.\n/g, "\n")
+        return Console.log(Help.fit(style.colour ? help : Errors.plain(help)))
+      }
+      const scanned = name === "serve"
+        ? Argv.scan(Flags.serveFlags, args.slice(1), ["log-level"])
+        : Either.right<Argv.Scanned>({ args: args.slice(1), extracted: new Map() })
+      if (Either.isLeft(scanned)) return Effect.fail(new Errors.UsageError({ problem: scanned.left, command: name }))
+      const line = [first, ...scanned.right.args]
+      // Parsed once without running, so that a bad command line becomes one line here instead of the
+      // several @effect/cli would print.
+      return CommandDescriptor.parse(command.descriptor, ["effect-tcp-server", ...line], CliConfig.defaultConfig).pipe(
+        Effect.mapError((error) => Errors.fromValidationError(error, name)),
+        Effect.flatMap((directive) =>
+          directive._tag === "UserDefined" && directive.leftover.length > 0
+            ? Effect.fail(
+              new Errors.UsageError({ problem: `unexpected argument "${directive.leftover[0]}"`, command: name })
+            )
+            : cli([argv[0] ?? "node", argv[1] ?? "effect-tcp-server", ...line])
+        ),
+        Effect.locally(Flag.extracted, scanned.right.extracted)
+      )
+    })
+}
