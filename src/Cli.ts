@@ -24,6 +24,7 @@ import * as Argv from "./cli/argv.js"
 import * as Errors from "./cli/errors.js"
 import * as Flag from "./cli/flag.js"
 import * as Help from "./cli/help.js"
+import * as Observe from "./cli/observe.js"
 import * as Flags from "./cli/options.js"
 import * as Signals from "./cli/signals.js"
 import * as ConnectCli from "./ConnectCli.js"
@@ -71,8 +72,13 @@ const parsedOptions: Options.Options<Parsed> = Options.all({
   goodbye: flag(table.goodbye),
   quiet: flag(table.quiet),
   logLevel: flag(table.logLevel),
+  logFormat: flag(table.logFormat),
+  logFile: flag(table.logFile),
   display: flag(table.display),
-  stats: flag(table.stats)
+  stats: flag(table.stats),
+  metricsPort: flag(table.metricsPort),
+  metricsHost: flag(table.metricsHost),
+  otlpEndpoint: flag(table.otlpEndpoint)
 })
 
 const isSet = (given: Flag.Given<unknown>) => given.source !== "default"
@@ -262,11 +268,20 @@ const printStats = (server: TcpServer.TcpServer["Type"]) =>
   })
 
 // Settings the server refuses at start are usage errors too: they come from the command line or the environment.
-// Only a failure to listen (TcpServerError) is a runtime error.
+// Only a failure to listen (TCP or metrics) or to open the log file is a runtime error.
+const runtimeErrors: ReadonlyArray<string> = ["TcpServerError", "MetricsServerError", "LineLoggerError"]
 const startErrorToUsage = <E extends { readonly _tag: string; readonly message: string }>(
   error: E
 ): E | Errors.UsageError =>
-  error._tag === "TcpServerError" ? error : new Errors.UsageError({ problem: error.message, command: "serve" })
+  runtimeErrors.includes(error._tag) ? error : new Errors.UsageError({ problem: error.message, command: "serve" })
+
+const observability = (options: Parsed): Observe.Settings => ({
+  logFormat: options.logFormat.value,
+  logFile: options.logFile.value,
+  metricsPort: options.metricsPort.value,
+  metricsHost: options.metricsHost.value,
+  otlpEndpoint: options.otlpEndpoint.value
+})
 
 /**
  * `serve`: runs the server until interrupted (Ctrl-C or SIGTERM).
@@ -274,13 +289,18 @@ const startErrorToUsage = <E extends { readonly _tag: string; readonly message: 
  * @since 0.1.0
  * @category commands
  */
-export const serve = Command.make("serve", { options: serveOptions }, ({ options }) =>
-  Effect.gen(function*() {
+export const serve = Command.make("serve", { options: serveOptions }, ({ options }) => {
+  const settings = observability(options)
+  // With json or logfmt, stdout holds only records: the start lines go to stderr.
+  const announce = settings.logFormat === "tutorial" ? Console.log : Console.error
+  return Effect.gen(function*() {
     // SIGHUP needs no server: handled from the start, it can never kill the process before it is listening.
     yield* Signals.on("SIGHUP", Signals.hangup)
     yield* Effect.gen(function*() {
       const server = yield* TcpServer.TcpServer
-      yield* Console.log(startLine(server.address, options))
+      yield* announce(startLine(server.address, options))
+      const metrics = yield* Observe.MetricsAddress
+      if (Option.isSome(metrics)) yield* announce(`metrics on http://${formatAddress(metrics.value)}/metrics`)
       yield* Signals.on("SIGUSR1", printStats(server))
       if (Duration.toMillis(options.stats.value) > 0) {
         yield* printStats(server).pipe(Effect.repeat(Schedule.spaced(options.stats.value)), Effect.forkScoped)
@@ -288,12 +308,20 @@ export const serve = Command.make("serve", { options: serveOptions }, ({ options
       return yield* Effect.never
     }).pipe(
       Effect.scoped,
-      Effect.provide(TcpServer.layer(toServeOptions(options))),
-      Effect.mapError(startErrorToUsage)
+      // Built inside the tracer's layer, which is released after it: the last spans are sent.
+      Effect.provide(Observe.withMetrics(settings, TcpServer.layer(toServeOptions(options)))),
+      Effect.provide(Observe.tracing(settings))
     )
-  }).pipe(Effect.scoped, Logger.withMinimumLogLevel(logLevel(options)))).pipe(
-    Command.withDescription("Accept TCP clients, log what they send and reply to every message.")
+  }).pipe(
+    Effect.scoped,
+    // The logger is released last: every line of the shutdown is written.
+    Effect.provide(Observe.logging(settings)),
+    Effect.mapError(startErrorToUsage),
+    Logger.withMinimumLogLevel(logLevel(options))
   )
+}).pipe(
+  Command.withDescription("Accept TCP clients, log what they send and reply to every message.")
+)
 
 /**
  * `encodings`: lists the encoding names `--encoding` accepts.

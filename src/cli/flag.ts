@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
  * @since 0.1.0
  * @category models
  */
-export type Group = "listening" | "protocol" | "limits" | "timeouts" | "output"
+export type Group = "listening" | "protocol" | "limits" | "timeouts" | "output" | "observability"
 
 /**
  * @since 0.1.0
@@ -29,7 +29,8 @@ export const groups: ReadonlyArray<{ readonly group: Group; readonly en: string;
   { group: "protocol", en: "Protocol", zh: "协议" },
   { group: "limits", en: "Limits", zh: "限制" },
   { group: "timeouts", en: "Timeouts and shutdown", zh: "超时与关闭" },
-  { group: "output", en: "Output", zh: "输出" }
+  { group: "output", en: "Output", zh: "输出" },
+  { group: "observability", en: "Metrics and traces", zh: "指标与追踪" }
 ]
 
 /**
@@ -53,6 +54,8 @@ export interface Flag<A> {
   readonly alias: string | undefined
   /** The environment variable read when the flag is not given: `TCP_SERVER_PORT`. */
   readonly env: string
+  /** A standard variable read when {@link Flag.env} is unset: `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly standardEnv: string | undefined
   readonly group: Group
   readonly kind: Kind
   /** What the value looks like in `--help`: `N`, `ADDRESS`, `chunk|line|delimiter|length`; empty for booleans. */
@@ -113,17 +116,28 @@ export const extracted: FiberRef.FiberRef<ReadonlyMap<string, string>> = FiberRe
  */
 export const origin = (flag: Flag<unknown>, source: Source): string => source === "env" ? flag.env : `--${flag.name}`
 
-type Raw = { readonly source: "flag" | "env"; readonly text: string } | { readonly source: "default" }
+type Raw =
+  | { readonly source: "flag"; readonly text: string }
+  | { readonly source: "env"; readonly name: string; readonly text: string }
+  | { readonly source: "default" }
 
 const fromFlag = (text: string): Raw => ({ source: "flag", text })
 
 // An empty variable is unset, like a missing one: `TCP_SERVER_HOST=` must not mean "listen on ::".
-const fromEnv = (name: string): Config.Config<Raw> =>
+const fromVariable = (name: string): Config.Config<Raw> =>
   Config.string(name).pipe(
     Config.option,
     Config.map((text): Raw =>
-      Option.isSome(text) && text.value !== "" ? { source: "env", text: text.value } : { source: "default" }
+      Option.isSome(text) && text.value !== "" ? { source: "env", name, text: text.value } : { source: "default" }
     )
+  )
+
+// The flag's own variable, else its standard one.
+const fromEnv = (flag: Flag<unknown>): Config.Config<Raw> =>
+  flag.standardEnv === undefined ? fromVariable(flag.env) : Config.zipWith(
+    fromVariable(flag.env),
+    fromVariable(flag.standardEnv),
+    (own, standard) => own.source === "default" ? standard : own
   )
 
 /**
@@ -139,13 +153,13 @@ export const toOption = <A>(flag: Flag<A>): Options.Options<Given<A>> => {
   const raw: Options.Options<Raw> = flag.kind === "boolean"
     // Options.boolean defaults to false; the environment must be asked before that default applies.
     ? Options.boolean(flag.name, { aliases }).pipe(
-      Options.withFallbackConfig(fromEnv(flag.env)),
+      Options.withFallbackConfig(fromEnv(flag)),
       Options.map((value) => typeof value === "boolean" ? fromFlag(String(value)) : value)
     )
     : Options.text(flag.name).pipe(
       aliases.length === 0 ? (option) => option : Options.withAlias(aliases[0]!),
       Options.map(fromFlag),
-      Options.withFallbackConfig(fromEnv(flag.env))
+      Options.withFallbackConfig(fromEnv(flag))
     )
   return raw.pipe(
     Options.withDescription(flag.description),
@@ -158,7 +172,11 @@ export const toOption = <A>(flag: Flag<A>): Options.Options<Given<A>> => {
           Effect.map((value) => ({ value, source: given.source })),
           Effect.mapError((expected) =>
             ValidationError.invalidValue(
-              HelpDoc.p(`invalid ${origin(flag, given.source)} "${given.text}": expected ${expected}`)
+              HelpDoc.p(
+                `invalid ${
+                  given.source === "env" ? given.name : `--${flag.name}`
+                } "${given.text}": expected ${expected}`
+              )
             )
           )
         )

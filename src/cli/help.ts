@@ -94,7 +94,9 @@ const flagName = (flag: Flag.Flag<unknown>): string => {
  * @category help
  */
 export const helpMeta = (flag: Flag.Flag<unknown>): string =>
-  `env ${flag.env}, default ${flag.shownDefault.replace(/^\((.*)\)$/, "$1")}`
+  `env ${flag.standardEnv === undefined ? flag.env : `${flag.env} or ${flag.standardEnv}`}, default ${
+    flag.shownDefault.replace(/^\((.*)\)$/, "$1")
+  }`
 
 const flagHelp = (flag: Flag.Flag<unknown>, style: Style): string => {
   const left = `  ${flagName(flag)}`
@@ -234,7 +236,9 @@ export const markdownTables = (language: Language): string =>
           ...(flag.alias === undefined ? [] : [code(`-${flag.alias}`)])
         ].join(", ")
         const description = language === "zh" ? flag.zh : flag.description
-        return `| ${names} | ${code(flag.env)} | ${shownDefault(flag, language)} | ${prose(description)} |`
+        return `| ${names} | ${
+          [flag.env, ...(flag.standardEnv === undefined ? [] : [flag.standardEnv])].map(code).join(", ")
+        } | ${shownDefault(flag, language)} | ${prose(description)} |`
       })
     ].join("\n")
   ).join("\n\n")

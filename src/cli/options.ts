@@ -7,6 +7,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
 import * as Handler from "../Handler.js"
@@ -15,6 +16,7 @@ import * as Values from "./values.js"
 
 interface Spec<A> {
   readonly alias?: string
+  readonly standardEnv?: string
   readonly group: Flag.Group
   readonly kind: Flag.Kind
   readonly placeholder?: string
@@ -29,6 +31,7 @@ const define = <A>(name: string, spec: Spec<A>): Flag.Flag<A> => ({
   name,
   alias: spec.alias,
   env: `TCP_SERVER_${name.toUpperCase().replace(/-/g, "_")}`,
+  standardEnv: spec.standardEnv,
   group: spec.group,
   kind: spec.kind,
   placeholder: spec.placeholder ?? "",
@@ -298,6 +301,25 @@ export const serve = {
     description: "least important log lines shown; info shows a line per connection and message",
     zh: "显示的最低日志级别；info 为每个连接和每条消息打印一行"
   }),
+  logFormat: define("log-format", {
+    group: "output",
+    ...choice(["tutorial", "json", "logfmt"], "tutorial"),
+    description: "how log lines look: tutorial (the message alone, warnings and errors on stderr), json (one " +
+      "object per line) or logfmt (key=value); json and logfmt put every record on stdout (or --log-file) and " +
+      "the start lines on stderr",
+    zh: "日志行的格式：tutorial（只有消息，警告和错误在 stderr），json（每行一个对象）或 logfmt（key=value）；" +
+      "json 和 logfmt 把所有记录写到 stdout（或 --log-file），启动信息写到 stderr"
+  }),
+  logFile: define("log-file", {
+    group: "output",
+    kind: "text",
+    placeholder: "PATH",
+    default: Option.none<string>(),
+    shownDefault: "(stdout and stderr)",
+    description: "append every log line to this file instead; SIGHUP reopens it (for logrotate)",
+    zh: "把所有日志行追加到这个文件；SIGHUP 重新打开它（供 logrotate 使用）",
+    read: (text) => Effect.map(Values.nonEmptyText("a file path")(text), Option.some)
+  }),
   display: define("display", {
     group: "output",
     ...choice(["text", "hex", "both"], "text"),
@@ -310,6 +332,39 @@ export const serve = {
     shownDefault: "0 (never)",
     description: "print a stats line (connections, memory) on stderr this often; 0 never (SIGUSR1 prints one)",
     zh: "每隔这么久在 stderr 打印一行统计（连接数、内存）；0 为从不（SIGUSR1 随时打印一行）"
+  }),
+  metricsPort: define("metrics-port", {
+    group: "observability",
+    kind: "number",
+    placeholder: "N",
+    default: Option.none<number>(),
+    shownDefault: "(off)",
+    description: "serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port; 0 lets the system " +
+      "pick one (printed at start)",
+    zh: "在此端口通过 HTTP 提供 /metrics（Prometheus）、/healthz 和 /readyz；0 表示由系统选一个（启动时打印）",
+    read: (text) => Effect.map(Values.wholeNumber(0, 65535)(text), Option.some)
+  }),
+  metricsHost: define("metrics-host", {
+    group: "observability",
+    kind: "text",
+    placeholder: "ADDRESS",
+    default: "127.0.0.1",
+    shownDefault: "127.0.0.1",
+    description: "address the metrics server listens on",
+    zh: "指标服务器监听的地址",
+    read: Values.nonEmptyText("an address such as 127.0.0.1 or 0.0.0.0")
+  }),
+  otlpEndpoint: define("otlp-endpoint", {
+    group: "observability",
+    standardEnv: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    kind: "text",
+    placeholder: "URL",
+    default: Option.none<string>(),
+    shownDefault: "(off)",
+    description: "send OpenTelemetry traces (a span per connection) over OTLP/HTTP to URL/v1/traces; off " +
+      "means no spans at all",
+    zh: "通过 OTLP/HTTP 把 OpenTelemetry 追踪（每个连接一个 span）发送到 URL/v1/traces；关闭时完全不产生 span",
+    read: Values.url
   })
 }
 

@@ -7,6 +7,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 
 /**
  * Reads a value from its text: the value, or (on the left) what was expected, e.g. `a whole number from 0 to
@@ -153,4 +154,17 @@ export const nonEmptyText = (expected: string): Reader<string> => (text) =>
 export const list = (expected: string): Reader<ReadonlyArray<string>> => (text) => {
   const items = text.split(",").map((item) => item.trim()).filter((item) => item.length > 0)
   return items.length === 0 ? Either.left(expected) : Either.right(items)
+}
+
+/**
+ * An http:// or https:// URL, such as an OTLP collector's `http://127.0.0.1:4318`.
+ *
+ * @since 0.1.0
+ * @category readers
+ */
+export const url: Reader<Option.Option<string>> = (text) => {
+  const parsed = URL.canParse(text) ? new URL(text) : undefined
+  return parsed !== undefined && (parsed.protocol === "http:" || parsed.protocol === "https:")
+    ? Either.right(Option.some(text))
+    : Either.left("an http:// or https:// URL such as http://127.0.0.1:4318")
 }
