@@ -1,19 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Schedule, Schema } from "effect"
+import Iconv from "iconv-lite"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Metrics } from "../src/index.js"
-import * as MetricsServer from "../src/MetricsServer.js"
+import { Handler } from "../src/index.js"
+import { spawn } from "./utils/Bin.js"
+import { type Client, connect } from "./utils/Client.js"
 
-// A real Prometheus (Debian package `prometheus`; .ci/run installs it) scrapes a real metrics server every second
-// with the scrape configuration and the alert rule shown in the README.
-//
-// Until the TCP server updates the metrics itself, the test updates them directly; once it does, drive them with
-// real traffic instead (connections, messages, a refused client, an idle timeout) and check /readyz turning 503
-// when a shutdown starts.
+// A real Prometheus (Debian package `prometheus`; .ci/run installs it) scrapes the built CLI's metrics server every
+// second with the scrape configuration and the alert rules shown in the README, while real clients connect, send,
+// get refused and time out.
+
+const replyBytes = Iconv.encode(Handler.defaultReply, "gbk")
 
 const root = Path.join(import.meta.dirname, "..")
 
@@ -63,19 +64,13 @@ const query = (port: number, promql: string) =>
     return Schema.decodeUnknownSync(QueryResponse)(await response.json()).data.result
   })
 
-/** Retries `effect` (failed assertions included) every 200 ms until it succeeds, for at most 30 s. */
-const eventually = <A, E>(effect: Effect.Effect<A, E>) =>
+/** Retries `effect` (failed assertions included) every 200 ms until it succeeds, for at most `limit`. */
+const eventually = <A, E>(effect: Effect.Effect<A, E>, limit: Duration.DurationInput = "30 seconds") =>
   effect.pipe(
     Effect.sandbox,
-    Effect.retry(Schedule.spaced(Duration.millis(200)).pipe(Schedule.upTo(Duration.seconds(30)))),
+    Effect.retry(Schedule.spaced(Duration.millis(200)).pipe(Schedule.upTo(limit))),
     Effect.unsandbox
   )
-
-const scraped = (body: string, series: string): number => {
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `))
-  assert.isDefined(line, series)
-  return Number(line!.slice(series.length + 1))
-}
 
 const startPrometheus = (metricsPort: number) =>
   Effect.gen(function*() {
@@ -118,82 +113,133 @@ const startPrometheus = (metricsPort: number) =>
     return port
   })
 
-describe.skipIf(!prometheus && !inCi)("MetricsServer with a real Prometheus", () => {
-  it.scopedLive("Prometheus scrapes the exact counts and fires the README's alert", () =>
-    Effect.gen(function*() {
-      assert.isTrue(prometheus, "`prometheus` is not on PATH; in CI, .ci/run installs it (apt-get install prometheus)")
-      const context = yield* Layer.build(MetricsServer.layer({ port: 0 }))
-      const { port: metricsPort } = Context.get(context, MetricsServer.MetricsServer)
-      const readiness = Context.get(context, MetricsServer.Readiness)
-      yield* readiness.setReady(true)
-      const promPort = yield* startPrometheus(metricsPort)
+const get = (url: string) =>
+  Effect.tryPromise(() =>
+    fetch(url).then(async (response) => ({ status: response.status, body: await response.text() }))
+  )
 
-      const before = yield* Effect.promise(() => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()))
-      // Prometheus has the series at their starting values before anything moves.
-      yield* eventually(Effect.gen(function*() {
-        const up = yield* query(promPort, "up{job=\"effect-tcp-server\"}")
-        assert.strictEqual(up[0]?.value[1], "1")
-        const defects = yield* query(promPort, "tcp_server_handler_defects_total")
-        assert.strictEqual(defects.length, 1)
-      }))
+describe.skipIf(!prometheus && !inCi)("serve --metrics-port with a real Prometheus", () => {
+  it.scopedLive(
+    "Prometheus scrapes the exact counts of real traffic; /readyz turns 503 when a shutdown starts",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(
+          prometheus,
+          "`prometheus` is not on PATH; in CI, .ci/run installs it (apt-get install prometheus)"
+        )
+        const child = yield* spawn([
+          "serve",
+          "--host",
+          "127.0.0.1",
+          "--port",
+          "0",
+          "--metrics-port",
+          "0",
+          "--framing",
+          "line",
+          "--idle-timeout",
+          "1",
+          "--max-connections-per-ip",
+          "2",
+          "--shutdown-grace",
+          "3",
+          "--quiet"
+        ])
+        const [, port] = yield* child.waitForLine(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
+        const [, metricsPort] = yield* child.waitForLine(/^metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics$/)
+        const metrics = `http://127.0.0.1:${metricsPort}`
+        const promPort = yield* startPrometheus(Number(metricsPort))
 
-      for (let i = 0; i < 5; i++) Metrics.unsafeAccepted()
-      for (let i = 0; i < 3; i++) Metrics.unsafeClosed("eof")
-      Metrics.unsafeClosed("idle")
-      Metrics.unsafeRefused("per_ip")
-      Metrics.unsafeRefused("per_ip")
-      Metrics.unsafeIncrement(Metrics.receivedBytes, 4321)
-      Metrics.unsafeIncrement(Metrics.framesReceived, 7)
-      Metrics.unsafeIncrement(Metrics.handlerDefects)
-      for (const seconds of [0.0002, 0.0004, 0.003]) Metrics.unsafeReplySeconds(seconds)
+        // Prometheus has the series at 0 before anything moves (the alert's increase() needs a sample before).
+        yield* eventually(Effect.gen(function*() {
+          const up = yield* query(promPort, "up{job=\"effect-tcp-server\"}")
+          assert.strictEqual(up[0]?.value[1], "1")
+          const refused = yield* query(promPort, "tcp_server_connections_refused_total{reason=\"per_ip\"}")
+          assert.strictEqual(refused[0]?.value[1], "0")
+        }))
 
-      const expected: ReadonlyArray<readonly [string, string, number]> = [
-        ["tcp_server_connections_accepted_total", "tcp_server_connections_accepted_total", 5],
-        ["tcp_server_connections_active", "tcp_server_connections_active", 1],
-        [
-          "tcp_server_connections_closed_total{reason=\"eof\"}",
-          "tcp_server_connections_closed_total{reason=\"eof\"}",
-          3
-        ],
-        [
-          "tcp_server_connections_closed_total{reason=\"idle\"}",
-          "tcp_server_connections_closed_total{reason=\"idle\"}",
-          1
-        ],
-        [
-          "tcp_server_connections_refused_total{reason=\"per_ip\"}",
-          "tcp_server_connections_refused_total{reason=\"per_ip\"}",
-          2
-        ],
-        ["tcp_server_received_bytes_total", "tcp_server_received_bytes_total", 4321],
-        ["tcp_server_frames_received_total", "tcp_server_frames_received_total", 7],
-        ["tcp_server_handler_defects_total", "tcp_server_handler_defects_total", 1],
-        ["tcp_server_reply_seconds_count", "tcp_server_reply_seconds_count", 3],
-        ["tcp_server_reply_seconds_bucket{le=\"0.0005\"}", "tcp_server_reply_seconds_bucket{le=\"0.0005\"}", 2]
-      ]
-      yield* eventually(Effect.forEach(expected, ([promql, series, delta]) =>
-        Effect.gen(function*() {
-          const result = yield* query(promPort, promql)
-          assert.strictEqual(result.length, 1, promql)
-          assert.strictEqual(Number(result[0]!.value[1]), scraped(before, series) + delta, promql)
-        }), { discard: true }))
+        const reply = Buffer.concat([replyBytes, Buffer.from("\n")])
+        const exchange = (client: Client, text: string) =>
+          Effect.gen(function*() {
+            yield* client.write(Iconv.encode(`${text}\n`, "gbk"))
+            assert.deepStrictEqual(yield* client.read(reply.length), reply)
+          })
+        // A: two messages, then leaves (eof).
+        yield* Effect.scoped(Effect.gen(function*() {
+          const a = yield* connect(Number(port))
+          yield* exchange(a, "你好")
+          yield* exchange(a, "再见")
+          yield* a.end
+          yield* a.closed
+        }))
+        // B stays silent (closed after the 1 s idle timeout); with C open too, D is one too many from 127.0.0.1.
+        const b = yield* connect(Number(port))
+        const c = yield* connect(Number(port))
+        yield* exchange(c, "x")
+        const d = yield* connect(Number(port))
+        yield* d.closed
+        yield* c.end
+        yield* c.closed
+        yield* b.closed
 
-      const alerts = yield* eventually(Effect.gen(function*() {
-        const firing = yield* Effect.promise(async () => {
-          const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/alerts`)
-          const body = Schema.decodeUnknownSync(AlertsResponse)(await response.json())
-          return body.data.alerts.filter((alert) => alert.state === "firing")
-        })
-        assert.strictEqual(firing.length, 1)
-        return firing
-      }))
-      assert.strictEqual(alerts[0]!.labels.alertname, "TcpServerHandlerDefects")
-      assert.strictEqual(alerts[0]!.labels.severity, "page")
+        const exact: ReadonlyArray<readonly [string, number]> = [
+          ["tcp_server_connections_accepted_total", 3],
+          ["tcp_server_connections_active", 0],
+          ["tcp_server_connections_refused_total{reason=\"per_ip\"}", 1],
+          ["tcp_server_connections_closed_total{reason=\"eof\"}", 2],
+          ["tcp_server_connections_closed_total{reason=\"idle\"}", 1],
+          ["tcp_server_frames_received_total", 3],
+          ["tcp_server_replies_sent_total", 3],
+          ["tcp_server_received_bytes_total", 5 + 5 + 2],
+          ["tcp_server_sent_bytes_total", 3 * reply.length],
+          ["tcp_server_reply_seconds_count", 3],
+          ["tcp_server_handler_defects_total", 0]
+        ]
+        yield* eventually(Effect.forEach(exact, ([promql, value]) =>
+          Effect.gen(function*() {
+            const result = yield* query(promPort, promql)
+            assert.strictEqual(result.length, 1, promql)
+            assert.strictEqual(Number(result[0]!.value[1]), value, promql)
+          }), { discard: true }))
 
-      const ready = yield* Effect.promise(() => fetch(`http://127.0.0.1:${metricsPort}/readyz`))
-      assert.strictEqual(ready.status, 200)
-      yield* readiness.setReady(false)
-      const draining = yield* Effect.promise(() => fetch(`http://127.0.0.1:${metricsPort}/readyz`))
-      assert.strictEqual(draining.status, 503)
-    }), { timeout: 90_000 })
+        // The README's alert on refused connections fires; the one on handler defects does not.
+        const alerts = yield* eventually(Effect.gen(function*() {
+          const firing = yield* Effect.promise(async () => {
+            const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/alerts`)
+            const body = Schema.decodeUnknownSync(AlertsResponse)(await response.json())
+            return body.data.alerts.filter((alert) => alert.state === "firing")
+          })
+          assert.strictEqual(firing.length, 1)
+          return firing
+        }))
+        assert.strictEqual(alerts[0]!.labels.alertname, "TcpServerRefusingConnections")
+        assert.strictEqual(alerts[0]!.labels.severity, "warning")
+
+        // A client that sends without reading its replies: the server's writes block, and the shutdown waits for
+        // the connection up to the grace, during which /readyz must say 503.
+        assert.strictEqual((yield* get(`${metrics}/readyz`)).status, 200)
+        const stuck = yield* connect(Number(port))
+        stuck.socket.pause()
+        yield* stuck.write(Buffer.alloc(4 * 1024 * 1024, "a\n"))
+        yield* eventually(Effect.gen(function*() {
+          const sent = yield* query(promPort, "tcp_server_replies_sent_total")
+          assert.isAbove(Number(sent[0]?.value[1]), 3)
+        }))
+        child.process.kill("SIGTERM")
+        const during = yield* eventually(
+          Effect.flatMap(get(`${metrics}/readyz`), (answer) =>
+            Effect.sync(() => {
+              assert.strictEqual(answer.status, 503)
+              return answer
+            })),
+          "5 seconds"
+        )
+        assert.strictEqual(during.body, "not ready\n")
+        // Still shutting down: the connection is being drained.
+        assert.isNull(child.process.exitCode)
+        assert.strictEqual((yield* get(`${metrics}/healthz`)).status, 200)
+        assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+      }),
+    { timeout: 90_000 }
+  )
 })
