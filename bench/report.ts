@@ -192,3 +192,27 @@ export const evidenceTable = (outcomes: ReadonlyArray<Outcome>): string => {
   }
   return rows.join("\n")
 }
+
+/** For each feature's scenario: ours with the feature against ours without, as a ratio, and its budget. */
+export const budgetTable = (outcomes: ReadonlyArray<Outcome>): string => {
+  const rows = [
+    "| scenario | feature | without | with | with / without | budget |",
+    "| --- | --- | --- | --- | --- | --- |"
+  ]
+  for (const { scenario, trials } of outcomes) {
+    if (scenario.feature === undefined) continue
+    const without = median(done(trials, "ours").map((t) => figure(scenario, t)))
+    const withIt = median(done(trials, "feature").map((t) => figure(scenario, t)))
+    const within = without === undefined || withIt === undefined
+      ? "–"
+      : withIt >= without * (1 - scenario.feature.budget)
+      ? "within"
+      : "OVER"
+    rows.push(
+      `| ${scenario.title} | \`${scenario.feature.label}\` | ${num(without)} ${unit(scenario)} | ` +
+        `${num(withIt)} ${unit(scenario)} | ${ratio(withIt, without)} | ` +
+        `${within} (at most ${scenario.feature.budget * 100} % slower) |`
+    )
+  }
+  return rows.join("\n")
+}

@@ -25,9 +25,19 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { hasTaskset, kill, live, root } from "./processes.js"
-import { done, evidenceTable, memoryTable, num, resultsTable, spread, spreadLimit, sweepTable } from "./report.js"
+import {
+  budgetTable,
+  done,
+  evidenceTable,
+  memoryTable,
+  num,
+  resultsTable,
+  spread,
+  spreadLimit,
+  sweepTable
+} from "./report.js"
 import type { Dropped, Outcome } from "./report.js"
-import { isKind, kinds } from "./servers.js"
+import { comparedKinds, isKind } from "./servers.js"
 import type { Kind } from "./servers.js"
 import { disturbance, trial, waitForQuiet } from "./trial.js"
 import type { Done, Scenario, Settings, Trial } from "./trial.js"
@@ -42,6 +52,22 @@ const scenarios: ReadonlyArray<Scenario> = [
     connections: 100,
     log: true
   },
+  {
+    name: "pingpong-100-metrics",
+    title: "pingpong, 100 connections, metrics on",
+    mode: "pingpong",
+    connections: 100,
+    log: false,
+    feature: { flags: ["--metrics-port", "0"], label: "--metrics-port 0", budget: 0.05 }
+  },
+  {
+    name: "pingpong-100-json",
+    title: "pingpong, 100 connections, logging as json",
+    mode: "pingpong",
+    connections: 100,
+    log: true,
+    feature: { flags: ["--log-format", "json"], label: "--log-format json", budget: 0.1 }
+  },
   { name: "pingpong-1000", title: "pingpong, 1,000 connections", mode: "pingpong", connections: 1000, log: false },
   { name: "churn-16", title: "churn, 16 workers", mode: "churn", connections: 16, log: false },
   { name: "churn-16-log", title: "churn, 16 workers, logging", mode: "churn", connections: 16, log: true },
@@ -55,7 +81,7 @@ const usage = `usage: npm run bench -- [--write] [--repeat N (3)] [--duration S 
 --keep-disturbed: do not wait for a quiet machine, keep disturbed runs (marked); to try the harness on a busy
                   machine, never for figures (not with --write)
 scenarios: ${scenarios.map((s) => s.name).join(", ")}
-servers:   ${kinds.join(", ")}`
+servers:   ${comparedKinds.join(", ")} (the scenarios of a feature, -metrics and -json, run ours without and with it)`
 
 const fail = (message: string): never => {
   console.error(`bench/run.ts: ${message}`)
@@ -66,7 +92,7 @@ const options = {
   repeat: 3,
   duration: 5,
   only: scenarios.map((s) => s.name),
-  servers: [...kinds],
+  servers: [...comparedKinds],
   write: false,
   ours: "dist/bin.js",
   maxGenerators: 4,
@@ -99,7 +125,7 @@ const options = {
   for (const name of options.only) {
     if (!scenarios.some((s) => s.name === name)) fail(`unknown scenario ${name}\n${usage}`)
   }
-  const complete = options.only.length === scenarios.length && options.servers.length === kinds.length &&
+  const complete = options.only.length === scenarios.length && options.servers.length === comparedKinds.length &&
     options.ours === "dist/bin.js"
   if (options.write && (!complete || options.keepDisturbed)) {
     fail(
@@ -169,6 +195,14 @@ const attempt = async (
   return undefined
 }
 
+/** The servers of a scenario: those chosen, or for a feature's scenario ours without and with the feature. */
+const serversOf = (scenario: Scenario): ReadonlyArray<Kind> =>
+  scenario.feature === undefined
+    ? options.servers.filter((kind) => kind !== "feature")
+    : options.servers.includes("ours")
+    ? ["ours", "feature"]
+    : []
+
 /** Every server once, starting with a different one each round. */
 const round = async (
   scenario: Scenario,
@@ -177,7 +211,8 @@ const round = async (
   trials: Array<Trial>,
   dropped: Array<Dropped>
 ) => {
-  const order = options.servers.map((_, i) => options.servers[(i + r) % options.servers.length]!)
+  const servers = serversOf(scenario)
+  const order = servers.map((_, i) => servers[(i + r) % servers.length]!)
   for (const kind of order) {
     const label = `${scenario.name.padEnd(16)} ${kind.padEnd(8)} #${r + 1}${generators > 1 ? ` ×${generators}` : ""}`
     const t = await attempt(scenario, kind, generators, label, dropped)
@@ -190,7 +225,7 @@ const measure = async (scenario: Scenario, generators: number): Promise<Outcome>
   const dropped: Array<Dropped> = []
   for (let r = 0; r < options.repeat; r++) await round(scenario, generators, r, trials, dropped)
   for (let extra = 0; extra < 2 && scenario.mode !== "hold"; extra++) {
-    const wide = options.servers.filter((kind) => spread(scenario, trials, kind) > spreadLimit)
+    const wide = serversOf(scenario).filter((kind) => spread(scenario, trials, kind) > spreadLimit)
     if (wide.length === 0) break
     console.log(`  (${scenario.name}: spread over ${spreadLimit * 100} % for ${wide.join(", ")}; one more round)`)
     await round(scenario, generators, options.repeat + extra, trials, dropped)
@@ -271,7 +306,11 @@ const main = async () => {
         ? `saturated at ${swept.generators}: one more raised no server's figure by more than 10 %`
         : `not saturated at ${swept.generators}`
     }):\n\n${sweepTable(swept)}`
-  const tables = `${resultsTable(outcomes)}\n\nMemory (idle: half a second after start, median over the runs without ` +
+  const budgets = outcomes.some((o) => o.scenario.feature !== undefined)
+    ? `\n\nThe cost of a feature, measured in the same run (median with / median without):\n\n${budgetTable(outcomes)}`
+    : ""
+  const tables =
+    `${resultsTable(outcomes)}${budgets}\n\nMemory (idle: half a second after start, median over the runs without ` +
     `logging; held: after the opening of the hold scenario, heap after a full GC):\n\n${memoryTable(outcomes)}` +
     `${sweepText}\n\nHow clean the runs were:\n\n${evidenceTable(outcomes)}`
   console.log(`\n${tables}\n\n(${minutes.toFixed(1)} minutes)`)

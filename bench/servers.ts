@@ -7,12 +7,17 @@ import * as Path from "node:path"
 import { collect, descriptors, launch, listening, poke, root, sleep, statusKb, stopProcess } from "./processes.js"
 import type { Collected, Exit, Proc } from "./processes.js"
 
-export type Kind = "ours" | "floor" | "plain" | "tutorial"
+/** "feature": ours with the flags of the scenario's feature (see `Scenario.feature`), only in those scenarios. */
+export type Kind = "ours" | "floor" | "plain" | "tutorial" | "feature"
 
-export const kinds: ReadonlyArray<Kind> = ["ours", "floor", "plain", "tutorial"]
+export const kinds: ReadonlyArray<Kind> = ["ours", "floor", "plain", "tutorial", "feature"]
+
+/** The servers a scenario runs by default: a feature's scenario compares ours with and without it. */
+export const comparedKinds: ReadonlyArray<Kind> = ["ours", "floor", "plain", "tutorial"]
 
 export const labels: Readonly<Record<Kind, string>> = {
   ours: "effect-tcp-server",
+  feature: "effect-tcp-server with the feature",
   floor: "floor (Effect, no guarantees)",
   plain: "plain node:net",
   tutorial: "the tutorial (Python)"
@@ -58,10 +63,18 @@ const node = (script: string) => ["node", "--expose-gc", "--import", probeModule
  * scenario logs; the floor and the plain server log with `--log`/without `--quiet` the same lines. The tutorial
  * always prints its lines (to a file here), as it was written.
  */
-const command = (kind: Kind, log: boolean, ours: string, port: number): Array<string> => {
+const command = (
+  kind: Kind,
+  log: boolean,
+  ours: string,
+  port: number,
+  feature: ReadonlyArray<string>
+): Array<string> => {
   switch (kind) {
     case "ours":
       return [...node(ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
+    case "feature":
+      return [...node(ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"]), ...feature]
     case "floor":
       return [...node("dist-bench/floor-server.js"), "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
     case "plain":
@@ -109,14 +122,20 @@ export const probe = async (server: Server): Promise<Usage | undefined> => {
 
 let started = 0
 
-export const startServer = async (tmp: string, kind: Kind, log: boolean, ours: string): Promise<Server> => {
+export const startServer = async (
+  tmp: string,
+  kind: Kind,
+  log: boolean,
+  ours: string,
+  feature: ReadonlyArray<string> = []
+): Promise<Server> => {
   const n = ++started
   const file = Path.join(tmp, `${kind}-${n}.out`)
   const probeFile = kind === "tutorial" ? undefined : Path.join(tmp, `${kind}-${n}.memory.json`)
   const fixedPort = kind === "tutorial" ? await freePort() : 0
   const fd = Fs.openSync(file, "w")
   const env = probeFile === undefined ? process.env : { ...process.env, BENCH_PROBE_FILE: probeFile }
-  const proc = launch(command(kind, log, ours, fixedPort), 0, ["ignore", fd, "pipe"], env)
+  const proc = launch(command(kind, log, ours, fixedPort, feature), 0, ["ignore", fd, "pipe"], env)
   Fs.closeSync(fd)
   const stderr = collect(proc.child.stderr)
   let exited: Exit | undefined
@@ -125,7 +144,11 @@ export const startServer = async (tmp: string, kind: Kind, log: boolean, ours: s
   for (;;) {
     const port = kind === "tutorial"
       ? (listening(fixedPort) ? fixedPort : undefined)
-      : Number(/listening on 127\.0\.0\.1:(\d+)/.exec(Fs.readFileSync(file, "utf8").slice(0, 500))?.[1] ?? Number.NaN)
+      // With --log-format json or logfmt, ours prints its start line on stderr.
+      : Number(
+        /listening on 127\.0\.0\.1:(\d+)/.exec(`${Fs.readFileSync(file, "utf8").slice(0, 500)}\n${stderr.text}`)?.[1] ??
+          Number.NaN
+      )
     if (port !== undefined && !Number.isNaN(port)) {
       await sleep(500)
       const server: Server = {

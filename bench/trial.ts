@@ -31,6 +31,12 @@ export interface Scenario {
   readonly log: boolean
   /** Churn at saturation: the number of generator processes is searched for (see run.ts). */
   readonly sweep?: boolean
+  /**
+   * A feature's cost: the scenario runs ours without and with these flags (server kinds "ours" and "feature"),
+   * alternating in the same run, and reports the ratio against the budget (issue 14: the feature may cost at most
+   * `budget`, a fraction, of ours' figure).
+   */
+  readonly feature?: { readonly flags: ReadonlyArray<string>; readonly label: string; readonly budget: number }
 }
 
 /** What `bench --json` prints. */
@@ -190,7 +196,7 @@ export const trial = async (
   generatorCount: number,
   settings: Settings
 ): Promise<Done> => {
-  const server = await startServer(settings.tmp, kind, scenario.log, settings.ours)
+  const server = await startServer(settings.tmp, kind, scenario.log, settings.ours, scenario.feature?.flags ?? [])
   const generators: Array<
     Proc & { readonly out: ReturnType<typeof collect>; readonly err: ReturnType<typeof collect> }
   > = []
