@@ -203,7 +203,9 @@ const zhDefaults: Record<string, string> = {
   "(nothing)": "（不发送）",
   "0 (unlimited)": "0（不限）",
   "0 (off)": "0（关闭）",
-  "0 (never)": "0（从不）"
+  "0 (never)": "0（从不）",
+  "(off)": "（关闭）",
+  "(stdout and stderr)": "（stdout 和 stderr）"
 }
 
 const code = (text: string) => `\`${text.replace(/\|/g, "\\|")}\``
