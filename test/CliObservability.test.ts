@@ -12,7 +12,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Handler } from "../src/index.js"
-import { eventually, spawn } from "./utils/Bin.js"
+import { eventually, spawn, spawnNode } from "./utils/Bin.js"
 import { connect } from "./utils/Client.js"
 
 // The observability flags of `serve`, end to end through the built CLI (`npm run build`).
@@ -254,4 +254,57 @@ describe("serve --otlp-endpoint", () => {
     () => tracedConnection(() => [], (endpoint) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })),
     { timeout: 20_000 }
   )
+})
+
+describe("serve's start", () => {
+  // A module hook that appends the URL of every module loaded to the file named by OBSERVE_TEST_MODULE_LOG.
+  const hooks = "import * as Fs from \"node:fs\"\n" +
+    "export async function load(url, context, next) {\n" +
+    "  Fs.appendFileSync(process.env.OBSERVE_TEST_MODULE_LOG, url + \"\\n\")\n" +
+    "  return next(url, context)\n" +
+    "}\n"
+  const registration = `import { register } from "node:module"\nregister(${
+    JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)
+  })\n`
+  const unbundled = Path.join(import.meta.dirname, "utils", "cli-unbundled.mjs")
+
+  /** The modules `serve` loads until it listens, from tsc's modules (the bundled `dist/bin.js` is one file). */
+  const modulesLoadedBy = (args: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const log = Path.join(yield* tempDir, "modules.log")
+      const child = yield* spawnNode([
+        "--import",
+        `data:text/javascript,${encodeURIComponent(registration)}`,
+        unbundled,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        ...args
+      ], { OBSERVE_TEST_MODULE_LOG: log })
+      yield* child.waitForLine(/^effect-tcp-server listening on /)
+      child.process.kill("SIGTERM")
+      yield* child.exited
+      return Fs.readFileSync(log, "utf8").split("\n")
+    })
+
+  const otel = (urls: ReadonlyArray<string>) =>
+    urls.filter((url) => /\/(@effect\/opentelemetry|@opentelemetry)\//.test(url))
+  const loaded = (urls: ReadonlyArray<string>, module: string) => urls.some((url) => url.endsWith(`/dist/${module}`))
+
+  it.scoped("loads OpenTelemetry only for --metrics-port or --otlp-endpoint", () =>
+    Effect.gen(function*() {
+      const plain = yield* modulesLoadedBy([])
+      assert.isTrue(loaded(plain, "TcpServer.js"), "the hook saw the server load")
+      assert.deepStrictEqual(otel(plain), [])
+      assert.isFalse(loaded(plain, "MetricsServer.js"))
+      assert.isFalse(loaded(plain, "Tracing.js"))
+      const metrics = yield* modulesLoadedBy(["--metrics-port", "0"])
+      assert.isTrue(loaded(metrics, "MetricsServer.js"))
+      assert.isFalse(loaded(metrics, "Tracing.js"))
+      const tracing = yield* modulesLoadedBy(["--otlp-endpoint", "http://127.0.0.1:9"])
+      assert.isTrue(loaded(tracing, "Tracing.js"))
+      assert.isAbove(otel(tracing).length, 0)
+    }), { timeout: 30_000 })
 })

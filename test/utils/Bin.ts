@@ -18,10 +18,13 @@ export interface Child {
 }
 
 /** Starts the built CLI with `args`; the child is killed when the scope closes if it is still running. */
-export const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+export const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnNode([bin, ...args], env)
+
+/** Starts `node` with `args`; the child is killed when the scope closes if it is still running. */
+export const spawnNode = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, [bin, ...args], {
+      ChildProcess.spawn(process.execPath, args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, ...env }
       })
