@@ -8,11 +8,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { ConfigError, ConfigProvider, Effect, Exit, Layer, Queue, Schema, Scope } from "effect"
 import * as Http from "node:http"
+import { Connection, Framing } from "../src/index.js"
 import * as Tracing from "../src/Tracing.js"
+import { connect } from "./utils/Client.js"
+import { startServer } from "./utils/Server.js"
 
-// One connection's life as the server will trace it: until the TCP server opens these spans itself, the test opens
-// them as it will (withConnectionSpan around the connection, a frame event per frame, a handler span, the totals at
-// the end). Once wired, drive them with a real client instead.
+// One connection's life as the server traces it, opened by hand (withConnectionSpan around the connection, a frame
+// event per frame, a handler span, the totals at the end): for the limit on frame events and the exporters.
 const connection = Effect.gen(function*() {
   const span = yield* Effect.currentSpan
   Tracing.unsafeFrameEvent(span, 1, 5)
@@ -30,32 +32,51 @@ const connection = Effect.gen(function*() {
 }).pipe(Tracing.withConnectionSpan({ id: 7, remoteAddress: "127.0.0.1", remotePort: 50123 }))
 
 describe("Tracing", () => {
-  it.live("a connection span with its peer, totals, frame events and the handler's span as a child", () =>
+  it.live("a real connection's span: its peer, totals, frame events and the handler's span as a child", () =>
     Effect.gen(function*() {
       const exporter = new InMemorySpanExporter()
-      // Read before the SDK shuts down, which empties the exporter.
-      const spans = yield* connection.pipe(
-        Effect.andThen(() => exporter.getFinishedSpans()),
+      // A handler that opens a span of its own for each frame.
+      const handler = (connection: Connection.Connection) =>
+        Connection.forEachFrame(
+          connection,
+          (frame) => connection.send(`got ${frame.text}`).pipe(Effect.withSpan("handler"))
+        )
+      const { clientPort, spans } = yield* Effect.gen(function*() {
+        const { close, port } = yield* startServer({ handler, framing: Framing.line() })
+        const clientPort = yield* Effect.scoped(Effect.gen(function*() {
+          const client = yield* connect(port)
+          yield* client.write("ab\ncde\n")
+          yield* client.read("got ab\ngot cde\n".length)
+          yield* client.end
+          yield* client.closed
+          return client.localPort
+        }))
+        yield* close
+        // Read before the SDK shuts down, which empties the exporter.
+        return { clientPort, spans: exporter.getFinishedSpans() }
+      }).pipe(
+        Effect.scoped,
         Effect.provide(NodeSdk.layer(() => ({ spanProcessor: new SimpleSpanProcessor(exporter) })))
       )
       const root = spans.find((span) => span.name === Tracing.connectionSpanName)
-      const handler = spans.find((span) => span.name === "handler")
+      const handlers = spans.filter((span) => span.name === "handler")
       assert.isDefined(root)
-      assert.isDefined(handler)
-      assert.strictEqual(handler!.parentSpanContext?.spanId, root!.spanContext().spanId)
+      assert.strictEqual(handlers.length, 2)
+      for (const span of handlers) assert.strictEqual(span.parentSpanContext?.spanId, root!.spanContext().spanId)
       assert.isUndefined(root!.parentSpanContext)
       assert.deepInclude(root!.attributes, {
-        "connection.id": 7,
+        "connection.id": 1,
         "network.peer.address": "127.0.0.1",
-        "network.peer.port": 50123,
-        "tcp_server.bytes_received": 8,
-        "tcp_server.bytes_sent": 40,
+        "network.peer.port": clientPort,
+        "tcp_server.bytes_received": 7,
+        "tcp_server.bytes_sent": "got ab\ngot cde\n".length,
         "tcp_server.frames_received": 2,
         "tcp_server.replies_sent": 2,
         "tcp_server.close_reason": "eof"
       })
+      // A frame's bytes, without its line ending.
       assert.deepStrictEqual(root!.events.map((event) => [event.name, event.attributes]), [
-        ["frame", { "tcp_server.frame_bytes": 5 }],
+        ["frame", { "tcp_server.frame_bytes": 2 }],
         ["frame", { "tcp_server.frame_bytes": 3 }]
       ])
       // Event times are on the span's (real) clock, between its start and its end.
@@ -64,6 +85,17 @@ describe("Tracing", () => {
         assert.isAtLeast(toNanos(event.time), toNanos(root!.startTime) - 1e6)
         assert.isAtMost(toNanos(event.time), toNanos(root!.endTime) + 1e6)
       }
+    }))
+
+  it.live("frame events stop at the limit", () =>
+    Effect.gen(function*() {
+      const exporter = new InMemorySpanExporter()
+      const spans = yield* connection.pipe(
+        Effect.andThen(() => exporter.getFinishedSpans()),
+        Effect.provide(NodeSdk.layer(() => ({ spanProcessor: new SimpleSpanProcessor(exporter) })))
+      )
+      const root = spans.find((span) => span.name === Tracing.connectionSpanName)
+      assert.strictEqual(root!.events.length, 2)
     }))
 
   it.effect("layerConfig without an endpoint turns tracing off", () =>
