@@ -1,7 +1,7 @@
 /**
  * The observability of `serve`, made from its flags: the logger (`--log-format`, `--log-file`, reopened on
  * SIGHUP), the metrics server (`--metrics-port`, `--metrics-host`) under the TCP server, and the tracer
- * (`--otlp-endpoint`). The metrics server and the tracer load OpenTelemetry (about a second), so their modules are
+ * (`--otlp-endpoint`). The metrics server and the tracer load OpenTelemetry, so their modules are
  * imported only when their flag is set.
  *
  * @since 0.1.0
