@@ -411,3 +411,66 @@ describe("Cli start line", () => {
       )
     }))
 })
+
+describe("Cli serve observability options", () => {
+  it.effect("are off by default: tutorial lines on the standard streams, no metrics, no traces", () =>
+    Effect.gen(function*() {
+      const options = yield* parse([])
+      assert.deepStrictEqual(options.logFormat, { value: "tutorial", source: "default" })
+      assert.isTrue(Option.isNone(options.logFile.value))
+      assert.isTrue(Option.isNone(options.metricsPort.value))
+      assert.strictEqual(options.metricsHost.value, "127.0.0.1")
+      assert.isTrue(Option.isNone(options.otlpEndpoint.value))
+    }))
+
+  it.effect("read flags, then their variables; an empty variable is unset", () =>
+    Effect.gen(function*() {
+      const flags = yield* parse(["--log-format", "logfmt", "--log-file", "/tmp/x.log", "--metrics-port", "0"])
+      assert.strictEqual(flags.logFormat.value, "logfmt")
+      assert.deepStrictEqual(flags.logFile.value, Option.some("/tmp/x.log"))
+      assert.deepStrictEqual(flags.metricsPort.value, Option.some(0))
+      const env = yield* parse([], {
+        TCP_SERVER_LOG_FORMAT: "json",
+        TCP_SERVER_METRICS_PORT: "9464",
+        TCP_SERVER_METRICS_HOST: "0.0.0.0",
+        TCP_SERVER_LOG_FILE: ""
+      })
+      assert.deepStrictEqual(env.logFormat, { value: "json", source: "env" })
+      assert.deepStrictEqual(env.metricsPort.value, Option.some(9464))
+      assert.strictEqual(env.metricsHost.value, "0.0.0.0")
+      assert.deepStrictEqual(env.logFile, { value: Option.none(), source: "default" })
+    }))
+
+  it.effect("the OTLP endpoint: the flag, else TCP_SERVER_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT", () =>
+    Effect.gen(function*() {
+      const standard = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }
+      const own = { ...standard, TCP_SERVER_OTLP_ENDPOINT: "http://own:4318" }
+      assert.deepStrictEqual((yield* parse([], standard)).otlpEndpoint.value, Option.some("http://collector:4318"))
+      assert.deepStrictEqual((yield* parse([], own)).otlpEndpoint.value, Option.some("http://own:4318"))
+      assert.deepStrictEqual(
+        (yield* parse([], { ...own, TCP_SERVER_OTLP_ENDPOINT: "" })).otlpEndpoint.value,
+        Option.some("http://collector:4318")
+      )
+      assert.deepStrictEqual(
+        (yield* parse(["--otlp-endpoint", "https://flag:4318"], own)).otlpEndpoint.value,
+        Option.some("https://flag:4318")
+      )
+    }))
+
+  it.effect("bad values are one line, naming the variable they came from", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* usageError(["serve", "--log-format", "xml"]),
+        `invalid --log-format "xml": expected one of tutorial, json, logfmt${see}`
+      )
+      assert.strictEqual(
+        yield* usageError(["serve"], { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }),
+        `invalid OTEL_EXPORTER_OTLP_ENDPOINT "collector:4318": expected an http:// or https:// URL such as ` +
+          `http://127.0.0.1:4318${see}`
+      )
+      assert.strictEqual(
+        yield* usageError(["serve", "--metrics-port", "70000"]),
+        `invalid --metrics-port "70000": expected a whole number from 0 to 65535${see}`
+      )
+    }))
+})
