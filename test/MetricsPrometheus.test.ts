@@ -64,7 +64,10 @@ const query = (port: number, promql: string) =>
     return Schema.decodeUnknownSync(QueryResponse)(await response.json()).data.result
   })
 
-/** Retries `effect` (failed assertions included) every 200 ms until it succeeds, for at most `limit`. */
+/**
+ * Retries `effect` (failed assertions included) every 200 ms until it succeeds, for at most `limit`; the test's
+ * timeout leaves room for every wait to run out, so that a failure shows its assertion rather than a timeout.
+ */
 const eventually = <A, E>(effect: Effect.Effect<A, E>, limit: Duration.DurationInput = "30 seconds") =>
   effect.pipe(
     Effect.sandbox,
