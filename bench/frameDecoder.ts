@@ -15,7 +15,7 @@
  */
 import * as Path from "node:path"
 import * as Url from "node:url"
-import type * as FramingModule from "../src/Framing.js"
+import type * as FramingModule from "effect-tcp-server/Framing"
 
 const args = process.argv.slice(2)
 const caseAt = args.indexOf("--case")
