@@ -32,21 +32,27 @@ export const settled = <A>(value: () => A, quietMillis = 200, maxMillis = 10_000
   })
 
 /**
- * Runs `check` after each of up to `turns` turns of the event loop (`setImmediate`: I/O and close callbacks run in
- * between), until it holds; fails otherwise. For what happens in the turn after an event the test can wait on, e.g.
- * a socket's `close` after its handler has logged its end: no real time passes.
+ * Runs `check` after each turn of the event loop (`setImmediate`: timers, I/O and close callbacks run in between)
+ * until it holds, for what happens a turn or two after an event the test can wait on, e.g. a socket's `close`
+ * after its handler has logged its end. No time is waited for: the bound (`maxMillis` of turns) only turns a
+ * hang into a failure.
  */
-export const withinTurns = (check: Effect.Effect<boolean>, turns = 100): Effect.Effect<void> => {
+export const withinTurns = (check: Effect.Effect<boolean>, maxMillis = 2000): Effect.Effect<void> => {
   const turn = Effect.async<void>((resume) => {
     const handle = setImmediate(() => resume(Effect.void))
     return Effect.sync(() => clearImmediate(handle))
   })
-  const loop = (left: number): Effect.Effect<void> =>
-    Effect.flatMap(check, (ok) =>
-      ok ? Effect.void : left === 0
-        ? Effect.dieMessage(`not so after ${turns} turns of the event loop`)
-        : Effect.zipRight(turn, loop(left - 1)))
-  return loop(turns)
+  return Effect.suspend(() => {
+    const deadline = Date.now() + maxMillis
+    let turns = 0
+    const loop: Effect.Effect<void> = Effect.flatMap(check, (ok) => {
+      if (ok) return Effect.void
+      if (Date.now() > deadline) return Effect.dieMessage(`still not so after ${turns} turns of the event loop`)
+      turns++
+      return Effect.zipRight(turn, loop)
+    })
+    return loop
+  })
 }
 
 /**
