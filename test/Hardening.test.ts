@@ -31,6 +31,8 @@ describe("limits and access", () => {
       yield* a.end
       yield* a.closed
       yield* logs.waitFor((line) => line === `客户端下线了: ('127.0.0.1', ${a.localPort})`)
+      // The slot is free once the server's socket has closed, a turn or two after the handler's last line.
+      yield* withinTurns(Effect.map(server.connections, (open) => open === 1))
       const d = yield* connect(port)
       assert.deepStrictEqual(yield* roundTrip(d), replyBytes)
     }))
