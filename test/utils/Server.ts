@@ -10,7 +10,10 @@ export const replyBytes = gbk(Handler.defaultReply)
 export const bytes = (...parts: Array<string | Uint8Array>) =>
   Buffer.concat(parts.map((part) => typeof part === "string" ? Buffer.from(part, "latin1") : part))
 
-/** Real time: only to let the kernel deliver or buffer bytes, never to wait for the server's own timers. */
+/**
+ * Real time: only to let the kernel deliver or buffer bytes, never to wait for the server's own timers. Left for
+ * test/bin.test.ts, its last user: remove it with that use.
+ */
 export const realPause = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
 
 /**
@@ -22,7 +25,7 @@ export const settled = <A>(value: () => A, quietMillis = 200, maxMillis = 10_000
   Effect.suspend(() => {
     const deadline = Date.now() + maxMillis
     const loop = (before: A): Effect.Effect<A> =>
-      Effect.flatMap(realPause(quietMillis), () => {
+      Effect.flatMap(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, quietMillis))), () => {
         const now = value()
         if (now === before) return Effect.succeed(now)
         if (Date.now() > deadline) return Effect.dieMessage(`still changing after ${maxMillis} ms: ${String(now)}`)
