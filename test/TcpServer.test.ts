@@ -170,7 +170,7 @@ describe("TcpServer", () => {
 
   it.scoped("a burst of 400 connections at once: each is served once, under its own id", () =>
     Effect.gen(function*() {
-      // Sockets accepted in a burst wait to be set up (src/internal/pacer.ts); none may be lost or
+      // Sockets accepted in a burst are handed to the accept loop in chunks; none may be lost or
       // handed on twice. Each client gets back the id of the connection that served it.
       const handler: Connection.Handler = (connection) => connection.respond(() => `${connection.id}`)
       const { port, server } = yield* startServer({ handler, backlog: 511 })
