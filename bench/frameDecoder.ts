@@ -13,9 +13,9 @@
  * Run on built modules, not through vite-node: its transform turns each access to an imported binding into a
  * getter call, which slows the split decoders (their parts are separate modules) by about half.
  */
+import type * as FramingModule from "effect-tcp-server/Framing"
 import * as Path from "node:path"
 import * as Url from "node:url"
-import type * as FramingModule from "../src/Framing.js"
 
 const args = process.argv.slice(2)
 const caseAt = args.indexOf("--case")

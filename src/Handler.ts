@@ -4,7 +4,14 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { type ConnectionFailure, forEachFrame, formatPeer, type Frame, type Handler } from "./Connection.js"
+import {
+  type Connection,
+  type ConnectionFailure,
+  forEachFrame,
+  formatPeer,
+  type Frame,
+  type Handler
+} from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import { escapeControl } from "./internal/escape.js"
 
@@ -114,14 +121,27 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
     const answer = answerOf(replyIn(connection.encoding))
     // A read that completes no character (half of a GBK character, in chunk framing) is neither logged nor
     // answered, as in the tutorial, which would print an empty line.
-    return Effect.annotateLogs(Effect.logInfo(`客户端连接成功: ${peer}`), "event", "connected").pipe(
+    return Effect.annotateLogs(Effect.logInfo(`客户端连接成功: ${peer}`), annotations(connection, "connected")).pipe(
       Effect.zipRight(connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
         log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
       })),
-      Effect.ensuring(Effect.annotateLogs(Effect.logInfo(`客户端下线了: ${peer}`), "event", "disconnected"))
+      // Built when the connection ends, not held for its whole life.
+      Effect.ensuring(
+        Effect.suspend(() =>
+          Effect.annotateLogs(Effect.logInfo(`客户端下线了: ${peer}`), annotations(connection, "disconnected"))
+        )
+      )
     )
   }
 }
+
+// The fields of the json and logfmt log formats.
+const annotations = (connection: Connection, event: string) => ({
+  event,
+  connection: connection.id,
+  remote_address: connection.remoteAddress,
+  remote_port: connection.remotePort
+})
 
 const complete = (frame: Frame): boolean => frame.text.length > 0 || frame.bytes.length === 0
 

@@ -3,7 +3,7 @@ import { Deferred, Effect, Fiber, Stream, TestClock } from "effect"
 import * as Fs from "node:fs"
 import { Connection, Handler, TcpServer } from "../src/index.js"
 import { connect } from "./utils/Client.js"
-import { gbk, realPause, replyBytes, startServer } from "./utils/Server.js"
+import { gbk, replyBytes, settled, startServer, timerArmed, waitForLines, withinTurns } from "./utils/Server.js"
 
 const roundTrip = (client: Effect.Effect.Success<ReturnType<typeof connect>>, text = "在吗") =>
   Effect.zipRight(client.write(gbk(text)), client.read(replyBytes.length))
@@ -31,31 +31,50 @@ describe("limits and access", () => {
       yield* a.end
       yield* a.closed
       yield* logs.waitFor((line) => line === `客户端下线了: ('127.0.0.1', ${a.localPort})`)
+      // The slot is free once the server's socket has closed, a turn or two after the handler's last line.
+      yield* withinTurns(Effect.map(server.connections, (open) => open === 1))
       const d = yield* connect(port)
       assert.deepStrictEqual(yield* roundTrip(d), replyBytes)
     }))
 
   it.scoped("limits connections per address", () =>
     Effect.gen(function*() {
-      const { port, server } = yield* startServer({ maxConnectionsPerIp: 1 })
+      const { logs, port, server } = yield* startServer({ maxConnectionsPerIp: 1 })
       const a = yield* connect(port)
       yield* roundTrip(a)
       const b = yield* connect(port)
       assert.strictEqual((yield* b.closed).length, 0)
+      const refusals = yield* waitForLines(logs, (line) => line.startsWith("WARN refused"), 1)
+      assert.deepStrictEqual(refusals, [
+        `WARN refused 127.0.0.1:${b.localPort}: 127.0.0.1 is at its limit of 1 connections`
+      ])
       assert.strictEqual((yield* server.stats).refused, 1)
+      // The refusal is logged after the socket is closed: a round trip after it proves no other line follows.
+      assert.deepStrictEqual(yield* roundTrip(a), replyBytes)
+      assert.strictEqual(logs.lines.filter((line) => line.startsWith("WARN refused")).length, 1)
     }))
 
   it.scoped("applies deny and allow lists, IPv4 and IPv6", () =>
     Effect.gen(function*() {
       const denied = yield* startServer({ deny: ["127.0.0.0/8"] })
       const d = yield* connect(denied.port)
-      yield* d.closed
+      assert.strictEqual((yield* d.closed).length, 0)
+      yield* denied.logs.waitFor((line) =>
+        line === `WARN refused 127.0.0.1:${d.localPort}: 127.0.0.1 is in the deny list`
+      )
+      assert.include(yield* denied.server.stats, { accepted: 0, refused: 1 })
       const notAllowed = yield* startServer({ allow: ["10.0.0.0/8", "fd00::/8"] })
       const n = yield* connect(notAllowed.port)
-      yield* n.closed
+      assert.strictEqual((yield* n.closed).length, 0)
+      yield* notAllowed.logs.waitFor((line) =>
+        line === `WARN refused 127.0.0.1:${n.localPort}: 127.0.0.1 is not in the allow list`
+      )
+      assert.include(yield* notAllowed.server.stats, { accepted: 0, refused: 1 })
       const allowed = yield* startServer({ allow: ["::1/128", "127.0.0.1"], deny: ["192.168.0.0/16"] })
       const a = yield* connect(allowed.port)
       assert.deepStrictEqual(yield* roundTrip(a), replyBytes)
+      assert.include(yield* allowed.server.stats, { accepted: 1, refused: 0 })
+      assert.isFalse(allowed.logs.lines.some((line) => line.startsWith("WARN refused")))
       const error = yield* Effect.flip(
         Effect.scoped(TcpServer.make({ host: "127.0.0.1", port: 0, allow: ["10.0.0.0/33"] }))
       )
@@ -112,14 +131,13 @@ describe("timeouts", () => {
       const client = yield* connect(port)
       client.socket.pause()
       yield* client.write("go")
-      // Let the kernel buffers fill: then the handler must be waiting, not buffering.
-      let before = -1
-      while (before !== sent) {
-        before = sent
-        yield* realPause(200)
-      }
-      const stalledAt = sent
+      // Let the kernel buffers fill (no event says when): then the handler must be waiting, not buffering.
+      const stalledAt = yield* settled(() => sent)
       assert.isAtMost(stalledAt, 32 * 1024 * 1024, "what the handler sent is bounded by the kernel buffers")
+      assert.isTrue(
+        yield* timerArmed("30 seconds"),
+        "the handler waits for the socket to drain, under its write timeout"
+      )
 
       const other = yield* startServer()
       const bystander = yield* connect(other.port)
@@ -189,8 +207,9 @@ describe("shutdown", () => {
       yield* Deferred.await(allStarted)
       const closing = yield* Effect.fork(close)
       yield* logs.waitFor((line) => line === "shutting down: closing 3 connections")
-      // The stuck handlers read nothing, so the only timer is the grace period's: wait until it is armed.
-      while ((yield* TestClock.sleeps()).length === 0) yield* realPause(5)
+      // The stuck handlers read nothing, so the only timer is the grace period's: armed by a fiber the shutdown
+      // forks after that line, within a few turns.
+      yield* withinTurns(timerArmed("3 seconds"))
       yield* TestClock.adjust("3 seconds")
       yield* Fiber.join(closing)
       yield* Effect.forEach(clients, (client) => client.closed)
@@ -203,7 +222,7 @@ describe("descriptors", () => {
 
   it.scoped("2,000 connections opened and closed in waves leave no descriptor behind", () =>
     Effect.gen(function*() {
-      const { port, server } = yield* startServer({ maxConnections: 10_000 })
+      const { logs, port, server } = yield* startServer({ maxConnections: 10_000 })
       const baseline = openDescriptors()
       for (let wave = 0; wave < 10; wave++) {
         yield* Effect.scoped(Effect.gen(function*() {
@@ -214,9 +233,12 @@ describe("descriptors", () => {
             i % 2 === 0 ? Effect.zipRight(client.end, client.closed) : client.reset, { concurrency: "unbounded" })
         }))
       }
-      while ((yield* server.connections) > 0) {
-        yield* realPause(20)
-      }
+      // Every handler has ended (its last line logged); a socket it destroyed reports its close in a later turn.
+      const gone = yield* waitForLines(logs, (line) =>
+        line.startsWith("客户端下线了"), 2000)
+      assert.lengthOf(gone, 2000)
+      yield* withinTurns(Effect.map(server.connections, (open) =>
+        open === 0))
       assert.strictEqual(yield* server.connections, 0)
       assert.strictEqual(openDescriptors(), baseline)
       assert.strictEqual((yield* server.stats).accepted, 2000)

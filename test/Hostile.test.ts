@@ -336,3 +336,32 @@ describe("decoding across reads", () => {
       assert.strictEqual((yield* server.stats).decodeErrors, 1)
     }))
 })
+
+describe("one reader per connection", () => {
+  it.scoped("respond after receive is a defect that names the connection, not corrupted framing", () =>
+    Effect.gen(function*() {
+      const handler: Connection.Handler = (connection) =>
+        Effect.zipRight(connection.receive, connection.respond(() => "ok"))
+      const { logs, port } = yield* startServer({ handler, framing: Framing.line() })
+      const client = yield* connect(port)
+      yield* client.write("first\n")
+      yield* client.closed
+      const line = yield* logs.waitFor((line) => line.startsWith("ERROR connection"))
+      assert.include(line, `connection 1 from 127.0.0.1:${client.localPort}`)
+    }))
+
+  it.scoped("the message names both readers", () =>
+    Effect.gen(function*() {
+      const failure = yield* Deferred.make<string>()
+      const handler: Connection.Handler = (connection) =>
+        Effect.zipRight(connection.receive, connection.respond(() => "ok")).pipe(
+          Effect.catchAllDefect((defect) => Deferred.succeed(failure, String(defect)))
+        )
+      const { port } = yield* startServer({ handler, framing: Framing.line() })
+      const client = yield* connect(port)
+      yield* client.write("first\n")
+      const message = yield* Deferred.await(failure)
+      assert.include(message, "respond was used while the connection is read by receive")
+      assert.include(message, "a connection has a single reader")
+    }))
+})

@@ -20,6 +20,7 @@ import * as Fs from "node:fs"
 import * as Cli from "../Cli.js"
 import * as LineLogger from "../LineLogger.js"
 import * as Errors from "./errors.js"
+import * as Signals from "./signals.js"
 
 const PackageJson = Schema.parseJson(Schema.Struct({ version: Schema.String }))
 
@@ -55,6 +56,7 @@ export const main = (packageJson: URL): void => {
   const { version } = Schema.decodeUnknownSync(PackageJson)(Fs.readFileSync(packageJson, "utf8"))
   // https://no-color.org: colour only on a terminal, and not when NO_COLOR is set to anything but "".
   const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+  Signals.tolerateRepeatedSignal()
   Cli.run({ version, colour })(process.argv).pipe(
     Effect.tapErrorCause(report),
     // What @effect/cli needs, and no more: NodeContext.layer would also load the command executor and workers.

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Encoding from "../Encoding.js"
 import * as Framing from "../Framing.js"
 import * as Handler from "../Handler.js"
+import * as TcpServer from "../TcpServer.js"
 import * as Flag from "./flag.js"
 import * as Values from "./values.js"
 
@@ -94,11 +95,11 @@ export const serve = {
     group: "listening",
     kind: "number",
     placeholder: "N",
-    default: 128,
-    shownDefault: "128",
-    description: "connections the kernel queues before the server accepts them; raise it (e.g. to 511) when " +
-      "thousands of clients connect at once",
-    zh: "服务器接受之前内核可排队的连接数；大量客户端同时连接时调高（如 511）",
+    default: TcpServer.defaults.backlog,
+    shownDefault: "somaxconn",
+    description: "connections the kernel queues before the server accepts them; the default is the system's " +
+      "maximum (/proc/sys/net/core/somaxconn, 511 where it cannot be read), so bursts of clients are not dropped",
+    zh: "服务器接受之前内核可排队的连接数；默认取系统上限（/proc/sys/net/core/somaxconn，读不到时为 511），突发的大量连接不会被丢弃",
     read: Values.wholeNumber(1)
   }),
   encoding: define("encoding", {

@@ -61,3 +61,31 @@ export const hangup: Effect.Effect<void> = Effect.flatMap(LogReopener, (reopener
         Effect.catchAllCause((cause) => Effect.logWarning("SIGHUP: reopening the log file failed", cause))
       )
   }))
+
+/**
+ * A Ctrl-C in a terminal reaches every process of its group: run through `npm start` (or any wrapper that
+ * forwards signals), the server gets SIGINT twice within a few milliseconds, once from the terminal and once from
+ * npm. `NodeRuntime.runMain` handles the first and then lets Node's default action (exit at once) take the next,
+ * which would skip the graceful shutdown. So a repeat of a signal within `windowMillis` of the first is ignored;
+ * a later one still exits at once, as Node does.
+ *
+ * @since 0.1.0
+ * @category signals
+ */
+export const tolerateRepeatedSignal = (windowMillis = 100): void => {
+  let first: number | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = performance.now()
+    if (first === undefined) {
+      // runMain's own listener starts the shutdown.
+      first = now
+      return
+    }
+    if (now - first < windowMillis) return
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    process.kill(process.pid, signal)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+}

@@ -6,7 +6,6 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type * as Connection from "./connection.js"
-import * as Pacer from "./pacer.js"
 import * as WakeUp from "./wakeUp.js"
 
 /** @internal */
@@ -119,10 +118,6 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFa
     const wakeUp = WakeUp.make()
     const notify = wakeUp.notify
     let accepting = true
-    const pacer = Pacer.make<Accepted>((sockets) => {
-      for (const socket of sockets) waiting.push(socket)
-      notify()
-    })
     const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
     // Past this, Node accepts and closes at once ("drop"), so the process never reaches EMFILE: otherwise libuv
     // silently accepts and closes connections to get out of EMFILE, and the server could not tell.
@@ -139,7 +134,9 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFa
         socket.destroy()
         return
       }
-      pacer.add({ socket, peer: peerOf(socket) })
+      // Handed to the accept loop at once: it takes everything accepted since its last pull as one chunk.
+      waiting.push({ socket, peer: peerOf(socket) })
+      notify()
     })
 
     const closed = yield* Effect.acquireRelease(
@@ -169,10 +166,10 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFa
       accepting = false
       server.close()
       notify()
-      return [...waiting.splice(0), ...pacer.takeAll()]
+      return waiting.splice(0)
     })
 
-    // Everything the pacer has handed on since the last pull, as one chunk; the end of the stream once accepting
+    // Everything accepted since the last pull, as one chunk; the end of the stream once accepting
     // has stopped.
     const pull: Effect.Effect<Chunk.Chunk<Accepted>, Option.Option<never>> = Effect.suspend(() =>
       waiting.length > 0

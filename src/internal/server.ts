@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -63,17 +64,24 @@ const formatFailure = <E>(cause: Cause.Cause<E>): string => {
   return failure instanceof Error ? failure.message : String(failure)
 }
 
-const report = <E>(label: string, exit: Exit.Exit<void, E>): Effect.Effect<void> => {
+const report = <E>(id: number, peer: Connection.Peer, exit: Exit.Exit<void, E>): Effect.Effect<void> => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
+  const label = `connection ${id} from ${Connection.formatPeer(peer)}`
   // A defect is a bug in a handler: log it with its stack. A typed failure is the client's doing.
   if (Cause.isDie(exit.cause)) {
     Metrics.unsafeIncrement(Metrics.handlerDefects)
-    return Effect.annotateLogs(Effect.logError(`${label} failed`, exit.cause), "event", "failed")
+    return Effect.annotateLogs(
+      Effect.logError(`${label} failed`, exit.cause),
+      Connection.annotations(id, peer, "failed")
+    )
   }
   Metrics.unsafeIncrement(Metrics.handlerFailures)
   const reason = Connection.closeReason(exit, false)
   const event = reason === "idle" || reason === "write_timeout" || reason === "max_age" ? "timeout" : "failed"
-  return Effect.annotateLogs(Effect.logWarning(`${label} failed: ${formatFailure(exit.cause)}`), "event", event)
+  return Effect.annotateLogs(
+    Effect.logWarning(`${label} failed: ${formatFailure(exit.cause)}`),
+    Connection.annotations(id, peer, event)
+  )
 }
 
 const refusedAs = (reason: Admission.Refusal["reason"]): Metrics.RefuseReason =>
@@ -185,24 +193,22 @@ export const make = <E, R>(
 
     // The connection's fiber starts uninterruptible: only the handler can be interrupted, after the socket is in
     // the connection's scope; the scope is closed (the socket with it) however the handler ends.
-    const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+    // A span per connection only when an application has installed a tracer (an exporter): with Effect's default
+    // tracer the spans would go nowhere, and cost every connection.
+    const tracer = yield* Effect.tracer
+    const tracing = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) &&
+      tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
     const serve = (
       socket: Net.Socket,
       peer: Connection.Peer,
       id: number
     ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
-      const connection = tracing
+      return tracing
         ? ConnectionSpan.withConnectionSpan({ id, ...peer })(
           Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
             serveWith(socket, peer, id, Option.getOrUndefined(span)))
         )
         : serveWith(socket, peer, id, undefined)
-      // Every log line of the connection says which it is (the json and logfmt formats show them as fields).
-      return Effect.annotateLogs(connection, {
-        connection: id,
-        remote_address: peer.remoteAddress,
-        remote_port: peer.remotePort
-      })
     }
     const serveWith = (
       socket: Net.Socket,
@@ -220,7 +226,7 @@ export const make = <E, R>(
           Effect.flatMap((exit) =>
             Effect.zipRight(
               Scope.close(scope, exit),
-              report(`connection ${id} from ${Connection.formatPeer(peer)}`, exit)
+              report(id, peer, exit)
             )
           )
         ))
