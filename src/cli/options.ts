@@ -99,7 +99,8 @@ export const serve = {
     shownDefault: "somaxconn",
     description: "connections the kernel queues before the server accepts them; the default is the system's " +
       "maximum (/proc/sys/net/core/somaxconn, 511 where it cannot be read), so bursts of clients are not dropped",
-    zh: "服务器接受之前内核可排队的连接数；默认取系统上限（/proc/sys/net/core/somaxconn，读不到时为 511），突发的大量连接不会被丢弃",
+    zh:
+      "服务器接受之前内核可排队的连接数；默认取系统上限（/proc/sys/net/core/somaxconn，读不到时为 511），突发的大量连接不会被丢弃",
     read: Values.wholeNumber(1)
   }),
   encoding: define("encoding", {
