@@ -134,14 +134,7 @@ export const make = ({ id, peer, registry, scope, settings, socket, span }: Opti
     const write = Writer.make(socket, settings.writeTimeout, tally)
     const { encoding, framing } = settings
     const label = `connection ${id} from ${formatPeer(peer)}`
-    const messageAnnotations = (frame: Frame): ReadonlyArray<readonly [string, unknown]> => [
-      ["event", "message"],
-      ["connection", id],
-      ["remote_address", peer.remoteAddress],
-      ["remote_port", peer.remotePort],
-      ["text", frame.text],
-      ["bytes", frame.bytes.length]
-    ]
+
     let ending = settings.replyEnding ?? lf
     const take = Frames.make(reader, settings, label, (received) => {
       if (settings.replyEnding === undefined) ending = received
@@ -189,7 +182,12 @@ export const make = ({ id, peer, registry, scope, settings, socket, span }: Opti
         if (reading !== undefined) return secondReader(label, reading, "respond")
         reading = "respond"
         const format = options?.log
-        const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info)
+        const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info, [
+          ["event", "message"],
+          ["connection", id],
+          ["remote_address", peer.remoteAddress],
+          ["remote_port", peer.remotePort]
+        ])
         // Runs inside the socket's events, outside the fiber: anything thrown here (by `f`, `log`, or a bug of
         // ours) must become the fiber's defect rather than escape into the event emitter.
         const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
@@ -213,7 +211,7 @@ export const make = ({ id, peer, registry, scope, settings, socket, span }: Opti
                   if (logLine !== undefined && format !== undefined) {
                     const line = format(taken)
                     if (line !== undefined) {
-                      logLine(line, messageAnnotations(taken))
+                      logLine(line, [["text", taken.text], ["bytes", taken.bytes.length]])
                     }
                   }
                   const reply = f(taken)

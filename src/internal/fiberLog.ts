@@ -20,12 +20,15 @@ import * as LogLevel from "effect/LogLevel"
  */
 export const make = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  level: LogLevel.LogLevel
+  level: LogLevel.LogLevel,
+  fixed: ReadonlyArray<readonly [string, unknown]> = []
 ): ((line: string, extra?: ReadonlyArray<readonly [string, unknown]>) => void) | undefined => {
   if (LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), level)) return undefined
   const loggers = fiber.getFiberRef(FiberRef.currentLoggers)
   const spans = fiber.getFiberRef(FiberRef.currentLogSpan)
-  const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+  // The annotations every line gets, added once; `extra` are added per line.
+  let annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+  for (const [key, value] of fixed) annotations = HashMap.set(annotations, key, value)
   const context = fiber.getFiberRefs()
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   const fiberId = fiber.id()
