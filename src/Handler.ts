@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
 import {
   type Connection,
   type ConnectionFailure,
@@ -14,6 +15,7 @@ import {
 } from "./Connection.js"
 import * as Encoding from "./Encoding.js"
 import { escapeControl } from "./internal/escape.js"
+import * as FiberLog from "./internal/fiberLog.js"
 
 /**
  * The tutorial's reply text.
@@ -121,27 +123,26 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
     const answer = answerOf(replyIn(connection.encoding))
     // A read that completes no character (half of a GBK character, in chunk framing) is neither logged nor
     // answered, as in the tutorial, which would print an empty line.
-    return Effect.annotateLogs(Effect.logInfo(`客户端连接成功: ${peer}`), annotations(connection, "connected")).pipe(
-      Effect.zipRight(connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
+    // The connect and disconnect lines go through the fiber's loggers from plain code (FiberLog): no line, and
+    // no annotations, are made when Info is filtered out, and annotating costs no copy of the fiber's state.
+    return Effect.withFiberRuntime<void, ConnectionFailure>((fiber) => {
+      const log = FiberLog.make(fiber, LogLevel.Info, fields(connection))
+      log?.(`客户端连接成功: ${peer}`, connected)
+      return connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
         log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
-      })),
-      // Built when the connection ends, not held for its whole life.
-      Effect.ensuring(
-        Effect.suspend(() =>
-          Effect.annotateLogs(Effect.logInfo(`客户端下线了: ${peer}`), annotations(connection, "disconnected"))
-        )
-      )
-    )
+      }).pipe(Effect.ensuring(Effect.sync(() => log?.(`客户端下线了: ${peer}`, disconnected))))
+    })
   }
 }
 
 // The fields of the json and logfmt log formats.
-const annotations = (connection: Connection, event: string) => ({
-  event,
-  connection: connection.id,
-  remote_address: connection.remoteAddress,
-  remote_port: connection.remotePort
-})
+const fields = (connection: Connection): ReadonlyArray<readonly [string, unknown]> => [
+  ["connection", connection.id],
+  ["remote_address", connection.remoteAddress],
+  ["remote_port", connection.remotePort]
+]
+const connected: ReadonlyArray<readonly [string, unknown]> = [["event", "connected"]]
+const disconnected: ReadonlyArray<readonly [string, unknown]> = [["event", "disconnected"]]
 
 const complete = (frame: Frame): boolean => frame.text.length > 0 || frame.bytes.length === 0
 

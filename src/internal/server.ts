@@ -191,8 +191,6 @@ export const make = <E, R>(
         onTimeout: () => new ConnectionError({ reason: "MaxAge", timeout: maxAge })
       })
 
-    // The connection's fiber starts uninterruptible: only the handler can be interrupted, after the socket is in
-    // the connection's scope; the scope is closed (the socket with it) however the handler ends.
     // A span per connection only when an application has installed a tracer (an exporter): with Effect's default
     // tracer the spans would go nowhere, and cost every connection.
     const tracer = yield* Effect.tracer
@@ -210,6 +208,8 @@ export const make = <E, R>(
         )
         : serveWith(socket, peer, id, undefined)
     }
+    // The connection's fiber starts uninterruptible: only the handler can be interrupted, after the socket is in
+    // the connection's scope; the scope is closed (the socket with it) however the handler ends.
     const serveWith = (
       socket: Net.Socket,
       peer: Connection.Peer,

@@ -101,6 +101,12 @@ export const gracefully = (
   onClosed: () => void = noop
 ): void => {
   if (socket.destroyed) return onClosed()
+  // Everything read up to the client's FIN and everything written handed to the kernel: closing the descriptor
+  // sends FIN after it, and there is no unread input to make it a reset.
+  if ((last === undefined || last.length === 0) && socket.readableEnded && socket.writableLength === 0) {
+    socket.destroy()
+    return onClosed()
+  }
   if (last !== undefined && last.length > 0 && socket.writable) socket.write(last)
   const done = () => {
     clearTimeout(timer)
