@@ -2,6 +2,10 @@
  * The `effect-tcp-server` command line. Flags win over environment variables, which win over the defaults;
  * the flags of `serve` are defined once, in `cli/options.ts`.
  *
+ * Longer than the ~400 lines the house style aims for: it holds the `serve` command (flag checks that need
+ * several flags at once, the server options built from them, the start line) next to the command tree, the pieces
+ * the tests exercise as one public module. The parts that stand alone already live in `cli/`.
+ *
  * @since 0.1.0
  */
 import * as CliConfig from "@effect/cli/CliConfig"
