@@ -96,6 +96,12 @@ export const make = (
       ? { _tag: "Fail", error }
       : { _tag: "Warn", message: `${label}: ${error.message}: skipped` }
   }
+  // A frame with invalid bytes is counted; with fatal decoding it is a frame error, otherwise it is taken.
+  const undecodable = (length: number, complete: boolean): Taken | undefined => {
+    counters.decodeErrors++
+    Metrics.unsafeIncrement(Metrics.framesUndecodable)
+    return settings.decodeErrors === "fatal" ? frameError("Undecodable", length, complete) : undefined
+  }
   let frames = 0
   let bytes = 0
   // Counts what this connection takes in one go; past the budget, the next take is a pause.
@@ -131,9 +137,8 @@ export const make = (
           if (text.length === 0) return end
           // A character cut off at the end of input.
           if (decoder.invalid > before) {
-            counters.decodeErrors++
-            Metrics.unsafeIncrement(Metrics.framesUndecodable)
-            if (settings.decodeErrors === "fatal") return frameError("Undecodable", 0, false)
+            const failure = undecodable(0, false)
+            if (failure !== undefined) return failure
           }
           Tally.frame(tally, 0)
           return frame(noEnding, text, noEnding)
@@ -142,9 +147,8 @@ export const make = (
           const before = decoder.invalid
           const text = decoder.write(read.bytes)
           if (decoder.invalid > before) {
-            counters.decodeErrors++
-            Metrics.unsafeIncrement(Metrics.framesUndecodable)
-            if (settings.decodeErrors === "fatal") return frameError("Undecodable", read.bytes.length, true)
+            const failure = undecodable(read.bytes.length, true)
+            if (failure !== undefined) return failure
           }
           Tally.frame(tally, read.bytes.length)
           return frame(read.bytes, text, noEnding)
@@ -172,9 +176,8 @@ export const make = (
             spent = spend(event.bytes.length)
             const { invalid, text } = Encoding.decodeCounting(event.bytes, encoding)
             if (invalid > 0) {
-              counters.decodeErrors++
-              Metrics.unsafeIncrement(Metrics.framesUndecodable)
-              if (settings.decodeErrors === "fatal") return frameError("Undecodable", event.bytes.length, true)
+              const failure = undecodable(event.bytes.length, true)
+              if (failure !== undefined) return failure
             }
             if (event.ending.length > 0) onEnding(event.ending)
             Tally.frame(tally, event.bytes.length)
