@@ -77,7 +77,8 @@ const scenarios: ReadonlyArray<Scenario> = [
 ]
 
 const usage = `usage: npm run bench -- [--write] [--repeat N (3)] [--duration S (5)] [--only NAME,…] [--servers KIND,…]
-                        [--ours BIN.js (dist/bin.js)] [--max-generators N (4)] [--keep-disturbed]
+                        [--ours BIN.js (dist/bin.js)] [--before BIN.js] [--max-generators N (4)] [--keep-disturbed]
+--before BIN.js:  one more column, another build of this server (an older commit's dist/bin.js), same flags as ours
 --keep-disturbed: do not wait for a quiet machine, keep disturbed runs (marked); to try the harness on a busy
                   machine, never for figures (not with --write)
 scenarios: ${scenarios.map((s) => s.name).join(", ")}
@@ -95,6 +96,7 @@ const options = {
   servers: [...comparedKinds],
   write: false,
   ours: "dist/bin.js",
+  before: undefined as string | undefined,
   maxGenerators: 4,
   keepDisturbed: false
 }
@@ -110,6 +112,7 @@ const options = {
       options.servers = value().split(",").map((s) => isKind(s) ? s : fail(`unknown server ${s}\n${usage}`))
     } else if (arg === "--write") options.write = true
     else if (arg === "--ours") options.ours = value()
+    else if (arg === "--before") options.before = value()
     else if (arg === "--max-generators") options.maxGenerators = Number(value())
     else if (arg === "--keep-disturbed") options.keepDisturbed = true
     else if (arg === "--help" || arg === "-h") {
@@ -125,7 +128,11 @@ const options = {
   for (const name of options.only) {
     if (!scenarios.some((s) => s.name === name)) fail(`unknown scenario ${name}\n${usage}`)
   }
-  const complete = options.only.length === scenarios.length && options.servers.length === comparedKinds.length &&
+  if (options.before !== undefined && !options.servers.includes("before")) {
+    options.servers.splice(1, 0, "before")
+  }
+  if (options.before === undefined && options.servers.includes("before")) fail("server before needs --before BIN.js")
+  const complete = options.before === undefined && options.only.length === scenarios.length && options.servers.length === comparedKinds.length &&
     options.ours === "dist/bin.js"
   if (options.write && (!complete || options.keepDisturbed)) {
     fail(
@@ -136,7 +143,7 @@ const options = {
 }
 
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-tcp-bench-"))
-const settings: Settings = { duration: options.duration, ours: options.ours, tmp }
+const settings: Settings = { duration: options.duration, ours: options.ours, before: options.before, tmp }
 
 const cleanUp = () => {
   for (const child of live) if (child.pid !== undefined) kill(child.pid)

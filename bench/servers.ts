@@ -7,16 +7,20 @@ import * as Path from "node:path"
 import { collect, descriptors, launch, listening, poke, root, sleep, statusKb, stopProcess } from "./processes.js"
 import type { Collected, Exit, Proc } from "./processes.js"
 
-/** "feature": ours with the flags of the scenario's feature (see `Scenario.feature`), only in those scenarios. */
-export type Kind = "ours" | "floor" | "plain" | "tutorial" | "feature"
+/**
+ * "feature": ours with the flags of the scenario's feature (see `Scenario.feature`), only in those scenarios.
+ * "before": another build of this server (`--before BIN.js`), to compare two commits in the same run.
+ */
+export type Kind = "ours" | "before" | "floor" | "plain" | "tutorial" | "feature"
 
-export const kinds: ReadonlyArray<Kind> = ["ours", "floor", "plain", "tutorial", "feature"]
+export const kinds: ReadonlyArray<Kind> = ["ours", "before", "floor", "plain", "tutorial", "feature"]
 
 /** The servers a scenario runs by default: a feature's scenario compares ours with and without it. */
 export const comparedKinds: ReadonlyArray<Kind> = ["ours", "floor", "plain", "tutorial"]
 
 export const labels: Readonly<Record<Kind, string>> = {
   ours: "effect-tcp-server",
+  before: "effect-tcp-server, the other build (--before)",
   feature: "effect-tcp-server with the feature",
   floor: "floor (Effect, no guarantees)",
   plain: "plain node:net",
@@ -66,11 +70,14 @@ const node = (script: string) => ["node", "--expose-gc", "--import", probeModule
 const command = (
   kind: Kind,
   log: boolean,
-  ours: string,
+  builds: Builds,
   port: number,
   feature: ReadonlyArray<string>
 ): Array<string> => {
+  const ours = builds.ours
   switch (kind) {
+    case "before":
+      return [...node(builds.before ?? ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
     case "ours":
       return [...node(ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
     case "feature":
@@ -82,6 +89,12 @@ const command = (
     case "tutorial":
       return [python, "bench/tutorial_server.py", String(port), "127.0.0.1"]
   }
+}
+
+/** The built CLIs: `dist/bin.js` (or `--ours`), and the one compared with it (`--before`). */
+export interface Builds {
+  readonly ours: string
+  readonly before: string | undefined
 }
 
 /** A port that was free a moment ago (for the Python server, which cannot report the one it got). */
@@ -126,7 +139,7 @@ export const startServer = async (
   tmp: string,
   kind: Kind,
   log: boolean,
-  ours: string,
+  builds: Builds,
   feature: ReadonlyArray<string> = []
 ): Promise<Server> => {
   const n = ++started
@@ -135,7 +148,7 @@ export const startServer = async (
   const fixedPort = kind === "tutorial" ? await freePort() : 0
   const fd = Fs.openSync(file, "w")
   const env = probeFile === undefined ? process.env : { ...process.env, BENCH_PROBE_FILE: probeFile }
-  const proc = launch(command(kind, log, ours, fixedPort, feature), 0, ["ignore", fd, "pipe"], env)
+  const proc = launch(command(kind, log, builds, fixedPort, feature), 0, ["ignore", fd, "pipe"], env)
   Fs.closeSync(fd)
   const stderr = collect(proc.child.stderr)
   let exited: Exit | undefined

@@ -115,6 +115,7 @@ export type Trial = Done | Failed
 export interface Settings {
   readonly duration: number
   readonly ours: string
+  readonly before: string | undefined
   readonly tmp: string
 }
 
@@ -196,7 +197,7 @@ export const trial = async (
   generatorCount: number,
   settings: Settings
 ): Promise<Done> => {
-  const server = await startServer(settings.tmp, kind, scenario.log, settings.ours, scenario.feature?.flags ?? [])
+  const server = await startServer(settings.tmp, kind, scenario.log, settings, scenario.feature?.flags ?? [])
   const generators: Array<
     Proc & { readonly out: ReturnType<typeof collect>; readonly err: ReturnType<typeof collect> }
   > = []

@@ -104,35 +104,38 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
   const { answer = "reply", display = "text", reply = defaultReply } = typeof options === "string"
     ? { reply: options }
     : options
-  // The reply encoded once per encoding, not once per connection.
-  const encoded = new Map<string, Uint8Array>()
-  const replyIn = (encoding: string) => {
-    let bytes = encoded.get(encoding)
-    if (bytes === undefined) {
-      bytes = Encoding.encode(reply, encoding)
-      encoded.set(encoding, bytes)
+  // What answers a frame, made once per encoding rather than once per connection. A read that completes no
+  // character (half of a GBK character, in chunk framing) is neither logged nor answered, as in the tutorial,
+  // which would print an empty line.
+  const answers = new Map<string, (frame: Frame) => Uint8Array | undefined>()
+  const answerIn = (encoding: string) => {
+    let f = answers.get(encoding)
+    if (f === undefined) {
+      const bytes = Encoding.encode(reply, encoding)
+      const of = answer === "reply"
+        ? () => bytes
+        : answer === "echo"
+        ? (frame: Frame) => frame.bytes
+        : () => undefined
+      f = (frame) => complete(frame) ? of(frame) : undefined
+      answers.set(encoding, f)
     }
-    return bytes
+    return f
   }
-  const answerOf = (bytes: Uint8Array): (frame: Frame) => Uint8Array | undefined =>
-    answer === "reply" ? () => bytes : answer === "echo" ? (frame) => frame.bytes : () => undefined
-  return (connection) => {
-    const peer = formatPeer(connection)
-    // Frames are answered as they arrive (Connection.respond); their lines are not even formatted when Info
-    // lines are filtered out (serve --quiet).
-    const answer = answerOf(replyIn(connection.encoding))
-    // A read that completes no character (half of a GBK character, in chunk framing) is neither logged nor
-    // answered, as in the tutorial, which would print an empty line.
-    // The connect and disconnect lines go through the fiber's loggers from plain code (FiberLog): no line, and
-    // no annotations, are made when Info is filtered out, and annotating costs no copy of the fiber's state.
-    return Effect.withFiberRuntime<void, ConnectionFailure>((fiber) => {
+  // Frames are answered as they arrive (Connection.respond). The connect, message and disconnect lines go through
+  // the fiber's loggers from plain code (FiberLog): when Info lines are filtered out (serve --quiet) nothing of
+  // them is made at all, not even the client's address as text.
+  return (connection) =>
+    Effect.withFiberRuntime<void, ConnectionFailure>((fiber) => {
+      const respond = answerIn(connection.encoding)
       const log = FiberLog.make(fiber, LogLevel.Info, fields(connection))
-      log?.(`客户端连接成功: ${peer}`, connected)
-      return connection.respond((frame) => complete(frame) ? answer(frame) : undefined, {
+      if (log === undefined) return connection.respond(respond)
+      const peer = formatPeer(connection)
+      log(`客户端连接成功: ${peer}`, connected)
+      return connection.respond(respond, {
         log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
-      }).pipe(Effect.ensuring(Effect.sync(() => log?.(`客户端下线了: ${peer}`, disconnected))))
+      }).pipe(Effect.ensuring(Effect.sync(() => log(`客户端下线了: ${peer}`, disconnected))))
     })
-  }
 }
 
 // The fields of the json and logfmt log formats.

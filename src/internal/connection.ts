@@ -1,8 +1,10 @@
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -76,7 +78,7 @@ export interface Options {
   readonly peer: Peer
   readonly settings: Settings
   readonly registry: Registry.Registry
-  readonly scope: Scope.Scope
+  readonly clock: Clock.Clock
   /** The connection's span, when tracing is on. */
   readonly span: Tracer.Span | undefined
 }
@@ -120,147 +122,225 @@ const secondReader = (label: string, first: string, second: string) =>
     )
   )
 
+type Respond = Connection["respond"]
+type Send = Connection["send"]
+type SendFrame = Connection["sendFrame"]
+
 /**
- * Wraps an accepted socket as a {@link Connection}; the socket is closed when `scope` closes (see
- * {@link Writer.close}). Run it uninterruptibly, so the socket is in the scope as soon as the connection exists.
+ * A connection: its reader, writer and frames, and the {@link Connection} interface over them.
+ *
+ * One object per connection, with what a connection needs for as long as it is open held in plain fields: the
+ * interface's functions are made on first use (a handler may still take them off the object, as
+ * `const { send } = connection`), so that a held connection costs little memory.
  *
  * @internal
  */
-export const make = ({ id, peer, registry, scope, settings, socket, span }: Options): Effect.Effect<Connection> =>
-  Effect.clockWith((clock) => {
-    const tally = Tally.make(span)
-    Metrics.unsafeAccepted()
-    const reader = Reader.make(socket, registry, clock, settings.idleTimeout, tally)
-    const write = Writer.make(socket, settings.writeTimeout, tally)
-    const { encoding, framing } = settings
-    const label = `connection ${id} from ${formatPeer(peer)}`
+export class ConnectionImpl implements Connection, Frames.Labeled {
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly encoding: string
+  /** Which of the two modes reads this connection, once one has started. */
+  private reading: "receive" | "respond" | undefined = undefined
+  private readonly tally: Tally.Tally
+  private readonly reader: Reader.Reader
+  private readonly writer: Writer.Writer
+  private readonly frames: Frames.Frames
+  private receiveEffect: Connection["receive"] | undefined = undefined
+  private stepEffect: Connection["receive"] | undefined = undefined
+  private respondFn: Respond | undefined = undefined
+  private sendFn: Send | undefined = undefined
+  private sendFrameFn: SendFrame | undefined = undefined
+  private sendBytesFn: Connection["sendBytes"] | undefined = undefined
 
-    let ending = settings.replyEnding ?? lf
-    const take = Frames.make(reader, settings, label, (received) => {
-      if (settings.replyEnding === undefined) ending = received
-    }, tally)
-    const frameBytes = (bytes: Uint8Array) => Framing.encodeFrame(framing, bytes, ending)
-    // Framed when run, not when called: the line ending is the one the client used last at that moment.
-    const sendNow = (
-      bytes: Uint8Array
-    ): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> | undefined => {
-      Tally.reply(tally)
-      return framing._tag === "Chunk"
-        ? write(bytes)
-        : Either.match(frameBytes(bytes), { onLeft: Effect.fail, onRight: write })
+  constructor(
+    readonly id: number,
+    private readonly peer: Peer,
+    private readonly socket: Net.Socket,
+    private readonly settings: Settings,
+    private readonly registry: Registry.Registry,
+    clock: Clock.Clock,
+    private readonly span: Tracer.Span | undefined
+  ) {
+    this.remoteAddress = peer.remoteAddress
+    this.remotePort = peer.remotePort
+    this.encoding = settings.encoding
+    this.tally = Tally.make(span)
+    this.reader = Reader.make(socket, registry, clock, settings.idleTimeout, this.tally)
+    this.writer = Writer.make(socket, settings.writeTimeout, this.tally)
+    this.frames = Frames.make(this.reader, settings, this, this.tally)
+  }
+
+  /** How log lines and errors name the connection. */
+  get label(): string {
+    return `connection ${this.id} from ${formatPeer(this.peer)}`
+  }
+
+  /** Frames a reply: with the configured line ending, or the one the client used last at this moment. */
+  private frameBytes(bytes: Uint8Array): Either.Either<Uint8Array, Framing.FrameTooLongError> {
+    return Framing.encodeFrame(this.settings.framing, bytes, this.settings.replyEnding ?? this.frames.lastEnding ?? lf)
+  }
+
+  /** Frames and writes a reply now: undefined when it is written, or the effect to wait on. */
+  private sendNow(bytes: Uint8Array): Effect.Effect<void, ConnectionError | Framing.FrameTooLongError> | undefined {
+    Tally.reply(this.tally)
+    if (this.settings.framing._tag === "Chunk") return this.writer.write(bytes)
+    const framed = this.frameBytes(bytes)
+    return Either.isLeft(framed) ? Effect.fail(framed.left) : this.writer.write(framed.right)
+  }
+
+  get receive(): Connection["receive"] {
+    return this.receiveEffect ??= Effect.suspend(() => {
+      if (this.reading === "respond") return secondReader(this.label, "respond", "receive")
+      this.reading = "receive"
+      return this.step
+    })
+  }
+
+  /** One frame for `receive`, waiting for input as needed. */
+  private get step(): Connection["receive"] {
+    return this.stepEffect ??= Effect.suspend(() => this.takeOne())
+  }
+
+  private takeOne(): Connection["receive"] {
+    const taken = this.frames.take()
+    switch (taken._tag) {
+      case "Frame":
+        return Effect.succeed(Option.some<Frame>(taken))
+      case "Wait":
+        return this.reader.waiting()
+          ? secondReader(this.label, "receive", "receive")
+          : Effect.zipRight(this.reader.wait, this.step)
+      case "Yield":
+        return Effect.zipRight(WakeUp.nextTurn, this.step)
+      case "End":
+        return Effect.succeedNone
+      case "Warn":
+        return Effect.zipRight(Effect.logWarning(taken.message), this.step)
+      case "Fail":
+        return Effect.fail(taken.error)
     }
+  }
 
-    // Which of the two modes reads this connection, once one has started.
-    let reading: "receive" | "respond" | undefined
-
-    const wait = reader.wakeUp.wait
-    const step: Connection["receive"] = Effect.suspend(() => {
-      const taken = take()
-      switch (taken._tag) {
-        case "Frame":
-          return Effect.succeed(Option.some<Frame>(taken))
-        case "Wait":
-          return reader.wakeUp.waiting() ? secondReader(label, "receive", "receive") : Effect.zipRight(wait, step)
-        case "Yield":
-          return Effect.zipRight(WakeUp.nextTurn, step)
-        case "End":
-          return Effect.succeedNone
-        case "Warn":
-          return Effect.zipRight(Effect.logWarning(taken.message), step)
-        case "Fail":
-          return Effect.fail(taken.error)
-      }
-    })
-    const receive: Connection["receive"] = Effect.suspend(() => {
-      if (reading === "respond") return secondReader(label, "respond", "receive")
-      reading = "receive"
-      return step
-    })
-
-    const respond: Connection["respond"] = (f, options) =>
+  get respond(): Respond {
+    return this.respondFn ??= (f, options) =>
       Effect.withFiberRuntime((fiber) => {
-        if (reading !== undefined) return secondReader(label, reading, "respond")
-        reading = "respond"
-        const format = options?.log
-        const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info, [
-          ["event", "message"],
-          ["connection", id],
-          ["remote_address", peer.remoteAddress],
-          ["remote_port", peer.remotePort]
-        ])
-        // Runs inside the socket's events, outside the fiber: anything thrown here (by `f`, `log`, or a bug of
-        // ours) must become the fiber's defect rather than escape into the event emitter.
-        const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
-          try {
-            for (;;) {
-              const taken = take()
-              switch (taken._tag) {
-                case "Wait":
-                  return undefined
-                case "Yield":
-                  // Taken up again in a later turn, after the other connections' I/O.
-                  setImmediate(reader.wakeUp.notify)
-                  return undefined
-                case "End":
-                  return Effect.void
-                case "Warn":
-                  return Effect.zipRight(Effect.logWarning(taken.message), loop)
-                case "Fail":
-                  return Effect.fail(taken.error)
-                case "Frame": {
-                  if (logLine !== undefined && format !== undefined) {
-                    const line = format(taken)
-                    if (line !== undefined) {
-                      logLine(line, [["text", taken.text], ["bytes", taken.bytes.length]])
-                    }
-                  }
-                  const reply = f(taken)
-                  if (reply === undefined) continue
-                  const pending = sendNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
-                  if (pending !== undefined) return Effect.zipRight(pending, loop)
+        if (this.reading !== undefined) return secondReader(this.label, this.reading, "respond")
+        this.reading = "respond"
+        return this.answer(f, options?.log, fiber)
+      })
+  }
+
+  /**
+   * `respond`: frames are answered inside the socket's events, outside the fiber, which wakes only for what
+   * needs an effect (a warning, a failure, a full output buffer, the end).
+   */
+  private answer(
+    f: Parameters<Respond>[0],
+    format: ((frame: Frame) => string | undefined) | undefined,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): Effect.Effect<void, ConnectionFailure> {
+    const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info, [
+      ["event", "message"],
+      ["connection", this.id],
+      ["remote_address", this.remoteAddress],
+      ["remote_port", this.remotePort]
+    ])
+    const frames = this.frames
+    const encoding = this.encoding
+    // Runs inside the socket's events, outside the fiber: anything thrown here (by `f`, `format`, or a bug of
+    // ours) must become the fiber's defect rather than escape into the event emitter.
+    const check = (): Effect.Effect<void, ConnectionFailure> | undefined => {
+      try {
+        for (;;) {
+          const taken = frames.take()
+          switch (taken._tag) {
+            case "Wait":
+              return undefined
+            case "Yield":
+              // Taken up again in a later turn, after the other connections' I/O.
+              setImmediate(this.reader.notify)
+              return undefined
+            case "End":
+              return Effect.void
+            case "Warn":
+              return Effect.zipRight(Effect.logWarning(taken.message), loop)
+            case "Fail":
+              return Effect.fail(taken.error)
+            case "Frame": {
+              if (logLine !== undefined && format !== undefined) {
+                const line = format(taken)
+                if (line !== undefined) {
+                  logLine(line, [["text", taken.text], ["bytes", taken.bytes.length]])
                 }
               }
+              const reply = f(taken)
+              if (reply === undefined) continue
+              const pending = this.sendNow(typeof reply === "string" ? Encoding.encode(reply, encoding) : reply)
+              if (pending !== undefined) return Effect.zipRight(pending, loop)
             }
-          } catch (defect) {
-            return Effect.die(defect)
           }
         }
-        const loop = reader.wakeUp.waitUntil(check)
-        return loop
-      })
-
-    const connection: Connection = {
-      id,
-      remoteAddress: peer.remoteAddress,
-      remotePort: peer.remotePort,
-      encoding,
-      receive,
-      respond,
-      send: (text) => Effect.suspend(() => sendNow(Encoding.encode(text, encoding)) ?? Effect.void),
-      sendFrame: (bytes) => Effect.suspend(() => sendNow(bytes) ?? Effect.void),
-      sendBytes: (bytes) => Effect.suspend(() => write(bytes) ?? Effect.void)
+      } catch (defect) {
+        return Effect.die(defect)
+      }
     }
-    // Scope.addFinalizerExit rather than Effect.acquireRelease: the latter also records and restores the
-    // fiber's FiberRefs around the finalizer, which costs about 20 µs per connection and buys nothing here.
-    return Effect.as(
-      Scope.addFinalizerExit(scope, (exit) => {
-        reader.discard()
-        const reason = closeReason(exit, registry.draining)
-        Metrics.unsafeClosed(reason)
-        if (span !== undefined) {
-          ConnectionSpan.unsafeEndConnection(span, {
-            bytesReceived: tally.bytesIn,
-            bytesSent: tally.bytesOut,
-            framesReceived: tally.frames,
-            repliesSent: tally.replies,
-            closeReason: reason
-          })
-        }
-        const goodbye = registry.draining && settings.goodbye !== undefined
-          ? Either.getOrUndefined(frameBytes(settings.goodbye))
-          : undefined
-        return Writer.close(socket, registry, exit, goodbye, settings.closeTimeoutMillis)
-      }),
-      connection
-    )
-  })
+    const loop: Effect.Effect<void, ConnectionFailure> = this.reader.waitUntil(check)
+    return loop
+  }
+
+  get send(): Send {
+    return this.sendFn ??= (text) =>
+      Effect.suspend(() => this.sendNow(Encoding.encode(text, this.encoding)) ?? Effect.void)
+  }
+
+  get sendFrame(): SendFrame {
+    return this.sendFrameFn ??= (bytes) => Effect.suspend(() => this.sendNow(bytes) ?? Effect.void)
+  }
+
+  get sendBytes(): Connection["sendBytes"] {
+    return this.sendBytesFn ??= (bytes) => Effect.suspend(() => this.writer.write(bytes) ?? Effect.void)
+  }
+
+  /**
+   * Closes the connection as its scope closes: the reader stops, the close is counted and reported, then the
+   * socket is closed (see {@link Writer.close}).
+   */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.reader.discard()
+    const registry = this.registry
+    const reason = closeReason(exit, registry.draining)
+    Metrics.unsafeClosed(reason)
+    const tally = this.tally
+    if (this.span !== undefined) {
+      ConnectionSpan.unsafeEndConnection(this.span, {
+        bytesReceived: tally.bytesIn,
+        bytesSent: tally.bytesOut,
+        framesReceived: tally.frames,
+        repliesSent: tally.replies,
+        closeReason: reason
+      })
+    }
+    const goodbye = registry.draining && this.settings.goodbye !== undefined
+      ? Either.getOrUndefined(this.frameBytes(this.settings.goodbye))
+      : undefined
+    return Writer.close(this.socket, registry, exit, goodbye, this.settings.closeTimeoutMillis)
+  }
+}
+
+/**
+ * Wraps an accepted socket as a {@link Connection}; the socket is closed when `scope` closes (see
+ * {@link ConnectionImpl.close}). Run it uninterruptibly, so the socket is in the scope as soon as the connection
+ * exists.
+ *
+ * @internal
+ */
+export const make = (
+  { clock, id, peer, registry, settings, socket, span }: Options,
+  scope: Scope.Scope
+): Effect.Effect<ConnectionImpl> => {
+  Metrics.unsafeAccepted()
+  const connection = new ConnectionImpl(id, peer, socket, settings, registry, clock, span)
+  // Scope.addFinalizerExit rather than Effect.acquireRelease: the latter also records and restores the
+  // fiber's FiberRefs around the finalizer, which costs about 20 µs per connection and buys nothing here.
+  return Effect.as(Scope.addFinalizerExit(scope, (exit) => connection.close(exit)), connection)
+}

@@ -123,7 +123,7 @@ export class DbcsDecoder {
     return this.count
   }
 
-  readonly write = (bytes: Uint8Array): string => {
+  write(bytes: Uint8Array): string {
     const { nodes, ranges, sequences, unitsPerByte } = this.dbcs
     const root = nodes[0]
     const pending = this.pending
@@ -195,7 +195,7 @@ export class DbcsDecoder {
   }
 
   /** An incomplete sequence at the end: its first byte becomes U+FFFD and the rest is decoded again. */
-  readonly end = (): string => {
+  end(): string {
     let text = ""
     while (this.pending.length > 0) {
       const rest = this.pending.subarray(1)

@@ -21,19 +21,101 @@ const wait: Read = { _tag: "Wait" }
 const end: Read = { _tag: "End" }
 
 /**
- * The input side of a socket. `poll` takes what arrived since the last call, or says why there is nothing;
- * `wakeUp` is notified when there may be something new. Nothing is read from the kernel beyond the socket's
- * high-water mark until the next poll, so a slow consumer makes a fast client wait in TCP flow control.
+ * The input side of a socket, and the wake-up its consumer waits on. `poll` takes what arrived since the last
+ * call, or says why there is nothing; `notify` (inherited) runs when there may be something new. Nothing is read
+ * from the kernel beyond the socket's high-water mark until the next poll, so a slow consumer makes a fast client
+ * wait in TCP flow control.
+ *
+ * One object per connection (a class, its methods on the prototype; the registry watches it directly), and one
+ * function of its own, `onData`, besides the inherited `notify`.
  *
  * @internal
  */
-export interface Reader {
-  readonly poll: () => Read
-  readonly wakeUp: WakeUp.WakeUp
+export class Reader extends WakeUp.WakeUp implements Registry.Watched {
+  since: number | undefined = undefined
+  expired = false
+  // Flowing mode, with the chunks kept here until polled: a chunk that arrives while the reader waits is
+  // handed over at once; past the high-water mark the socket is paused (this costs less per message than
+  // paused mode's 'readable' and read()).
+  private chunks: Array<Buffer> = []
+  private queued = 0
+  private paused = false
+  private discarding = false
+
+  constructor(
+    private readonly socket: Net.Socket,
+    private readonly registry: Registry.Registry,
+    private readonly clock: Clock.Clock,
+    private readonly idleTimeout: Duration.Duration | undefined,
+    private readonly tally: Tally.Tally
+  ) {
+    super()
+    socket.on("data", this.onData)
+    socket.on("end", this.notify)
+    socket.on("close", this.notify)
+    socket.on("error", this.notify)
+    registry.readers.add(this)
+  }
+
+  protected override onWait(): void {
+    this.since = this.clock.unsafeCurrentTimeMillis()
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    Tally.received(this.tally, chunk.length)
+    if (this.discarding) return
+    this.chunks.push(chunk)
+    this.queued += chunk.length
+    if (this.queued >= this.socket.readableHighWaterMark && !this.paused) {
+      this.paused = true
+      this.socket.pause()
+    }
+    this.notify()
+  }
+
+  poll(): Read {
+    this.since = undefined
+    if (this.registry.draining) return end
+    const chunks = this.chunks
+    if (chunks.length > 0) {
+      // pop() rather than `length = 0` for the usual single chunk: setting an array's length is a runtime call.
+      const bytes = chunks.length === 1 ? chunks.pop() : Buffer.concat(chunks.splice(0), this.queued)
+      this.queued = 0
+      this.resume()
+      if (bytes !== undefined) return { _tag: "Chunk", bytes }
+    }
+    const socket = this.socket
+    if (socket.errored !== null) {
+      return { _tag: "Fail", error: new ConnectionError({ reason: "Read", cause: socket.errored }) }
+    }
+    if (socket.readableEnded || socket.destroyed) return end
+    if (this.expired) {
+      return { _tag: "Fail", error: new ConnectionError({ reason: "IdleTimeout", timeout: this.idleTimeout }) }
+    }
+    return wait
+  }
+
   /** Whether the server is shutting down: frames read but not yet handled are then dropped. */
-  readonly draining: () => boolean
+  draining(): boolean {
+    return this.registry.draining
+  }
+
   /** Stops reporting to the registry and from now on reads and discards whatever arrives. */
-  readonly discard: () => void
+  discard(): void {
+    this.clear()
+    this.registry.readers.delete(this)
+    this.discarding = true
+    this.chunks = []
+    this.queued = 0
+    this.resume()
+  }
+
+  private resume(): void {
+    if (this.paused) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
 }
 
 /** @internal */
@@ -43,72 +125,4 @@ export const make = (
   clock: Clock.Clock,
   idleTimeout: Duration.Duration | undefined,
   tally: Tally.Tally
-): Reader => {
-  const wakeUp = WakeUp.make(() => {
-    watched.since = clock.unsafeCurrentTimeMillis()
-  })
-  const watched: Registry.Watched = { since: undefined, expired: false, notify: wakeUp.notify }
-  const notify = wakeUp.notify
-  // Flowing mode, with the chunks kept here until polled: a chunk that arrives while the reader waits is
-  // handed over at once; past the high-water mark the socket is paused (this costs less per message than
-  // paused mode's 'readable' and read()).
-  let chunks: Array<Buffer> = []
-  let queued = 0
-  let paused = false
-  let discarding = false
-  const highWaterMark = socket.readableHighWaterMark
-  const onData = (chunk: Buffer) => {
-    Tally.received(tally, chunk.length)
-    if (discarding) return
-    chunks.push(chunk)
-    queued += chunk.length
-    if (queued >= highWaterMark && !paused) {
-      paused = true
-      socket.pause()
-    }
-    notify()
-  }
-  socket.on("data", onData)
-  socket.on("end", notify)
-  socket.on("close", notify)
-  socket.on("error", notify)
-  registry.readers.add(watched)
-
-  return {
-    poll: () => {
-      watched.since = undefined
-      if (registry.draining) return end
-      if (chunks.length > 0) {
-        // pop() rather than `length = 0` for the usual single chunk: setting an array's length is a runtime call.
-        const bytes = chunks.length === 1 ? chunks.pop() : Buffer.concat(chunks.splice(0), queued)
-        queued = 0
-        if (paused) {
-          paused = false
-          socket.resume()
-        }
-        if (bytes !== undefined) return { _tag: "Chunk", bytes }
-      }
-      if (socket.errored !== null) {
-        return { _tag: "Fail", error: new ConnectionError({ reason: "Read", cause: socket.errored }) }
-      }
-      if (socket.readableEnded || socket.destroyed) return end
-      if (watched.expired) {
-        return { _tag: "Fail", error: new ConnectionError({ reason: "IdleTimeout", timeout: idleTimeout }) }
-      }
-      return wait
-    },
-    wakeUp,
-    draining: () => registry.draining,
-    discard: () => {
-      wakeUp.clear()
-      registry.readers.delete(watched)
-      discarding = true
-      chunks = []
-      queued = 0
-      if (paused) {
-        paused = false
-        socket.resume()
-      }
-    }
-  }
-}
+): Reader => new Reader(socket, registry, clock, idleTimeout, tally)

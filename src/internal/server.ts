@@ -193,49 +193,52 @@ export const make = <E, R>(
 
     // A span per connection only when an application has installed a tracer (an exporter): with Effect's default
     // tracer the spans would go nowhere, and cost every connection.
+    const clock = yield* Effect.clock
     const tracer = yield* Effect.tracer
     const tracing = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) &&
       tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
     const serve = (
       socket: Net.Socket,
       peer: Connection.Peer,
-      id: number
-    ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> => {
+      id: number,
+      scope: Scope.CloseableScope
+    ): Effect.Effect<void, never, R> => {
       return tracing
         ? ConnectionSpan.withConnectionSpan({ id, ...peer })(
           Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
-            serveWith(socket, peer, id, Option.getOrUndefined(span)))
+            serveWith(socket, peer, id, scope, Option.getOrUndefined(span)))
         )
-        : serveWith(socket, peer, id, undefined)
+        : serveWith(socket, peer, id, scope, undefined)
     }
-    // The connection's fiber starts uninterruptible: only the handler can be interrupted, after the socket is in
-    // the connection's scope; the scope is closed (the socket with it) however the handler ends.
+    // The connection's fiber starts uninterruptible (it is forked by the uninterruptible accept loop): only the
+    // handler can be interrupted, after the socket is in the connection's scope; the scope is closed (the socket
+    // with it) however the handler ends.
     const serveWith = (
       socket: Net.Socket,
       peer: Connection.Peer,
       id: number,
+      scope: Scope.CloseableScope,
       span: Tracer.Span | undefined
-    ): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
-      Effect.flatMap(Scope.make(), (scope) =>
-        Connection.make({ socket, id, peer, settings, registry, scope, span }).pipe(
-          Effect.flatMap((connection) =>
-            Effect.interruptible(run(connection))
-          ),
-          Effect.provideService(Scope.Scope, scope),
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Effect.zipRight(
-              Scope.close(scope, exit),
-              report(id, peer, exit)
-            )
-          )
-        ))
+    ): Effect.Effect<void, never, R> =>
+      Connection.make({ socket, id, peer, settings, registry, clock, span }, scope).pipe(
+        Effect.flatMap((connection) => Effect.interruptible(run(connection))),
+        Effect.exit,
+        Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
+      )
 
+    // Each admitted socket gets a scope, and its fiber is forked with that scope in its context: provided around
+    // the fork rather than inside the fiber, so that nothing of the provision stays on the stack of a fiber that
+    // waits for as long as its client is connected.
     const acceptLoop = Stream.runForEach(listener.accepted, (socket) =>
       Effect.flatMap(admitted(socket), (peer) => {
         if (peer === undefined) return Effect.void
         Registry.add(registry, socket.socket)
-        return Effect.asVoid(FiberSet.run(fibers, serve(socket.socket, peer, ++accepted)))
+        const id = ++accepted
+        return Effect.flatMap(Scope.make(), (scope) =>
+          FiberSet.run(fibers, serve(socket.socket, peer, id, scope)).pipe(
+            Effect.provideService(Scope.Scope, scope),
+            Effect.asVoid
+          ))
       })).pipe(
         Effect.uninterruptible
       )

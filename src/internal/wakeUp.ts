@@ -5,75 +5,85 @@ import * as Effect from "effect/Effect"
  * (the waiter looks at its state before it waits again). Cheaper than a Deferred or a Queue for a hand-over that
  * happens on every message or connection.
  *
+ * A class, so that one of these per connection is a single object: its methods live on the prototype, and the
+ * only function made per instance is `notify`, which socket events call unbound. `onWait` is a hook for
+ * subclasses: it runs each time a fiber starts waiting, and each time `check` finds nothing to wake it for.
+ *
  * @internal
  */
-export interface WakeUp {
-  readonly wait: Effect.Effect<void>
+export class WakeUp {
+  private waiter: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** The waiter of `waitUntil`. */
+  private watcher: (() => void) | undefined = undefined
+  private waitEffect: Effect.Effect<void> | undefined = undefined
+
+  /** Called each time a fiber starts waiting, and each time `check` finds nothing to wake it for. */
+  protected onWait(): void {}
+
+  /** Suspends until the next `notify`. */
+  get wait(): Effect.Effect<void> {
+    // Built on first use: a connection read with `respond` never waits here.
+    return this.waitEffect ??= Effect.async<void>((resume) => {
+      this.onWait()
+      this.waiter = resume
+      return Effect.sync(() => {
+        if (this.waiter === resume) this.waiter = undefined
+      })
+    })
+  }
+
   /**
    * Runs `check` now and on every `notify`, inside the caller of `notify`, until it returns an effect; then the
    * fiber wakes up and runs that effect. Work that needs no effect is done by `check` itself, without waking the
    * fiber at all.
    */
-  readonly waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) => Effect.Effect<A, E, R>
-  readonly notify: () => void
-  /** Whether a fiber is waiting in `wait`. */
-  readonly waiting: () => boolean
-  /** Forgets the waiter, if any. */
-  readonly clear: () => void
-}
-
-/**
- * `onWait` runs each time a fiber starts waiting, and each time `check` finds nothing to wake it for.
- *
- * @internal
- */
-export const make = (onWait?: () => void): WakeUp => {
-  let waiter: ((effect: Effect.Effect<void>) => void) | undefined
-  // The waiter of `waitUntil`.
-  let watcher: (() => void) | undefined
-  return {
-    wait: Effect.async<void>((resume) => {
-      onWait?.()
-      waiter = resume
-      return Effect.sync(() => {
-        if (waiter === resume) waiter = undefined
-      })
-    }),
-    waitUntil: <A, E, R>(check: () => Effect.Effect<A, E, R> | undefined) =>
-      Effect.async<A, E, R>((resume) => {
-        const first = check()
-        if (first !== undefined) return resume(first)
-        onWait?.()
-        watcher = () => {
-          const next = check()
-          if (next === undefined) {
-            onWait?.()
-            return
-          }
-          // Cleared first: the fiber may run at once and wait again.
-          watcher = undefined
-          resume(next)
+  waitUntil<A, E, R>(check: () => Effect.Effect<A, E, R> | undefined): Effect.Effect<A, E, R> {
+    return Effect.async<A, E, R>((resume) => {
+      const first = check()
+      if (first !== undefined) return resume(first)
+      this.onWait()
+      this.watcher = () => {
+        const next = check()
+        if (next === undefined) {
+          this.onWait()
+          return
         }
-        // A canceler here, unlike `wait`: `check` does the fiber's work, which must stop with the fiber.
-        return Effect.sync(() => {
-          watcher = undefined
-        })
-      }),
-    notify: () => {
-      if (watcher !== undefined) return watcher()
-      const resume = waiter
-      if (resume !== undefined) {
-        waiter = undefined
-        resume(Effect.void)
+        // Cleared first: the fiber may run at once and wait again.
+        this.watcher = undefined
+        resume(next)
       }
-    },
-    waiting: () => waiter !== undefined,
-    clear: () => {
-      waiter = undefined
-      watcher = undefined
+      // A canceler here too: `check` does the fiber's work, which must stop with the fiber.
+      return Effect.sync(() => {
+        this.watcher = undefined
+      })
+    })
+  }
+
+  /** Wakes the waiter, if any. An own property: socket events call it unbound. */
+  readonly notify = (): void => {
+    const watcher = this.watcher
+    if (watcher !== undefined) return watcher()
+    const resume = this.waiter
+    if (resume !== undefined) {
+      this.waiter = undefined
+      resume(Effect.void)
     }
   }
+
+  /** Whether a fiber is waiting in `wait`. */
+  waiting(): boolean {
+    return this.waiter !== undefined
+  }
+
+  /** Forgets the waiter, if any. */
+  clear(): void {
+    this.waiter = undefined
+    this.watcher = undefined
+  }
 }
+
+/** @internal */
+export const make = (): WakeUp => new WakeUp()
 
 /**
  * Completes in a later turn of the event loop (after pending I/O callbacks), where `Effect.yieldNow` may run

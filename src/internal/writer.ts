@@ -41,26 +41,36 @@ const drained = (
 }
 
 /**
- * Writes into the socket's buffer at once. Returns undefined when the buffer is still under its high-water
- * mark; otherwise the effect to wait on until it has drained, or the failure when the socket is closed.
+ * The output side of a socket. `write` writes into the socket's buffer at once, and returns undefined when the
+ * buffer is still under its high-water mark; otherwise the effect to wait on until it has drained, or the
+ * failure when the socket is closed. One object per connection, its method on the prototype.
  *
  * @internal
  */
-export type Write = (bytes: Uint8Array) => Effect.Effect<void, ConnectionError> | undefined
-
-/** @internal */
-export const make = (socket: Net.Socket, writeTimeout: Duration.Duration | undefined, tally: Tally.Tally): Write => {
+export class Writer {
   // Built on the first write that has to wait: most connections never need it.
-  let wait: Effect.Effect<void, ConnectionError> | undefined
-  return (bytes) => {
+  private wait: Effect.Effect<void, ConnectionError> | undefined = undefined
+
+  constructor(
+    private readonly socket: Net.Socket,
+    private readonly writeTimeout: Duration.Duration | undefined,
+    private readonly tally: Tally.Tally
+  ) {}
+
+  write(bytes: Uint8Array): Effect.Effect<void, ConnectionError> | undefined {
+    const socket = this.socket
     if (socket.errored !== null) return Effect.fail(new ConnectionError({ reason: "Write", cause: socket.errored }))
     if (socket.destroyed || !socket.writable) {
       return Effect.fail(new ConnectionError({ reason: "Write", cause: closedError() }))
     }
-    Tally.sent(tally, bytes.length)
-    return socket.write(bytes) ? undefined : (wait ??= drained(socket, writeTimeout))
+    Tally.sent(this.tally, bytes.length)
+    return socket.write(bytes) ? undefined : (this.wait ??= drained(socket, this.writeTimeout))
   }
 }
+
+/** @internal */
+export const make = (socket: Net.Socket, writeTimeout: Duration.Duration | undefined, tally: Tally.Tally): Writer =>
+  new Writer(socket, writeTimeout, tally)
 
 /**
  * Closes a socket whose reader is discarding its input. After a handler that failed or was interrupted, the
