@@ -52,8 +52,8 @@ export class Reader extends WakeUp.WakeUp implements Registry.Watched {
     super()
     socket.on("data", this.onData)
     socket.on("end", this.notify)
+    // No 'error' listener: a socket that fails is destroyed and emits 'close' next, and `poll` reads the error.
     socket.on("close", this.notify)
-    socket.on("error", this.notify)
     registry.readers.add(this)
   }
 

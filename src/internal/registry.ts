@@ -33,16 +33,26 @@ export interface Registry {
   /** Called when the last socket has closed and the last graceful close has ended. */
   readonly settled: Array<() => void>
   draining: boolean
+  /** The 'close' listener of every open socket: one function for the server, not one per connection. */
+  readonly onClose: (this: Net.Socket) => void
 }
 
 /** @internal */
-export const make = (): Registry => ({
-  open: new Set(),
-  readers: new Set(),
-  closing: new Set(),
-  settled: [],
-  draining: false
-})
+export const make = (): Registry => {
+  const registry: Registry = {
+    open: new Set(),
+    readers: new Set(),
+    closing: new Set(),
+    settled: [],
+    draining: false,
+    // An event listener is called with the emitter as `this`.
+    onClose(this: Net.Socket) {
+      registry.open.delete(this)
+      settle(registry)
+    }
+  }
+  return registry
+}
 
 const isSettled = (registry: Registry): boolean => registry.open.size === 0 && registry.closing.size === 0
 
@@ -75,10 +85,8 @@ export const awaitSettled = (registry: Registry): Effect.Effect<void> =>
 /** Tracks a socket until it closes. @internal */
 export const add = (registry: Registry, socket: Net.Socket): void => {
   registry.open.add(socket)
-  socket.once("close", () => {
-    registry.open.delete(socket)
-    settle(registry)
-  })
+  // `on` rather than `once` ('close' is emitted once): `once` wraps the listener in a function per socket.
+  socket.on("close", registry.onClose)
 }
 
 /** Every reader reports the end of input from now on. @internal */
