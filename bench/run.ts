@@ -132,7 +132,8 @@ const options = {
     options.servers.splice(1, 0, "before")
   }
   if (options.before === undefined && options.servers.includes("before")) fail("server before needs --before BIN.js")
-  const complete = options.before === undefined && options.only.length === scenarios.length && options.servers.length === comparedKinds.length &&
+  const complete = options.before === undefined && options.only.length === scenarios.length &&
+    options.servers.length === comparedKinds.length &&
     options.ours === "dist/bin.js"
   if (options.write && (!complete || options.keepDisturbed)) {
     fail(

@@ -77,7 +77,15 @@ const command = (
   const ours = builds.ours
   switch (kind) {
     case "before":
-      return [...node(builds.before ?? ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
+      return [
+        ...node(builds.before ?? ours),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        ...(log ? [] : ["--quiet"])
+      ]
     case "ours":
       return [...node(ours), "serve", "--host", "127.0.0.1", "--port", "0", ...(log ? [] : ["--quiet"])]
     case "feature":

@@ -237,7 +237,8 @@ class DecodedFrames extends Frames {
           case "Incomplete":
             return {
               _tag: "Warn",
-              message: `${this.owner.label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
+              message:
+                `${this.owner.label}: the input ended inside a frame (${event.length} of ${event.expected} bytes)`
             }
         }
       }

@@ -221,7 +221,9 @@ export const make = <E, R>(
       span: Tracer.Span | undefined
     ): Effect.Effect<void, never, R> =>
       Connection.make({ socket, id, peer, settings, registry, clock, span }, scope).pipe(
-        Effect.flatMap((connection) => Effect.interruptible(run(connection))),
+        Effect.flatMap((connection) =>
+          Effect.interruptible(run(connection))
+        ),
         Effect.exit,
         Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
       )
