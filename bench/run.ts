@@ -89,14 +89,24 @@ const fail = (message: string): never => {
   process.exit(2)
 }
 
-const options = {
+const options: {
+  repeat: number
+  duration: number
+  only: Array<string>
+  servers: Array<Kind>
+  write: boolean
+  ours: string
+  before: string | undefined
+  maxGenerators: number
+  keepDisturbed: boolean
+} = {
   repeat: 3,
   duration: 5,
   only: scenarios.map((s) => s.name),
   servers: [...comparedKinds],
   write: false,
   ours: "dist/bin.js",
-  before: undefined as string | undefined,
+  before: undefined,
   maxGenerators: 4,
   keepDisturbed: false
 }
