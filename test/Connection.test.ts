@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, HashMap, Logger, LogLevel, Option } from "effect"
-import { Connection, Framing } from "../src/index.js"
+import { Deferred, Effect, HashMap, Logger, LogLevel, Metric, Option, TestClock } from "effect"
+import { Connection, Framing, Metrics } from "../src/index.js"
 import { connect } from "./utils/Client.js"
-import { bytes, gbk, settled, startServer, timerArmed } from "./utils/Server.js"
+import { bytes, gbk, settled, startServer, timerArmed, withinTurns } from "./utils/Server.js"
 
 describe("Connection: receive, forEachFrame, respond", () => {
   it.scoped("receive, forEachFrame and respond give the same frames, split or coalesced, and the end of input", () =>
@@ -137,5 +137,35 @@ describe("Connection.respond", () => {
         const line = yield* logs.waitFor((line) => line.startsWith("ERROR"))
         assert.include(line, `connection 1 from 127.0.0.1:${client.localPort} failed`)
       }
+    }))
+
+  it.scoped("stops answering once its fiber is interrupted, also while the handler's own finalizer still runs", () =>
+    Effect.gen(function*() {
+      const answered: Array<string> = []
+      const finalizing = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      // However the test ends, the handler's finalizer may end (the server's shutdown waits for it).
+      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      // The maximum connection age interrupts the handler; its finalizer then waits for the gate.
+      const handler: Connection.Handler = (connection) =>
+        connection.respond((frame) => {
+          answered.push(frame.text)
+          return "ok"
+        }).pipe(Effect.ensuring(Effect.zipRight(Deferred.succeed(finalizing, undefined), Deferred.await(gate))))
+      const { port } = yield* startServer({ framing: Framing.line(), handler, maxConnectionAge: "1 minute" })
+      const client = yield* connect(port)
+      yield* client.write("one\n")
+      assert.deepStrictEqual(yield* client.read(3), bytes("ok\n"))
+      yield* TestClock.adjust("1 minute")
+      yield* Deferred.await(finalizing)
+      // A frame that arrives now (the server has read it when its byte count says so) is not answered.
+      const received = Metric.value(Metrics.receivedBytes)
+      const before = (yield* received).count
+      yield* client.write("two\n")
+      yield* withinTurns(Effect.map(received, (state) => state.count >= before + 4))
+      const answeredThen = [...answered]
+      yield* Deferred.succeed(gate, undefined)
+      assert.deepStrictEqual(answeredThen, ["one"])
+      assert.strictEqual((yield* client.closed).length, 0)
     }))
 })

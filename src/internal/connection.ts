@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
@@ -223,10 +224,10 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
 
   get respond(): Respond {
     return this.respondFn ??= (f, options) =>
-      Effect.withFiberRuntime((fiber) => {
+      Effect.withFiberRuntime((fiber, status) => {
         if (this.reading !== undefined) return secondReader(this.label, this.reading, "respond")
         this.reading = "respond"
-        return this.answer(f, options?.log, fiber)
+        return this.answer(f, options?.log, fiber, RuntimeFlags.interruptible(status.runtimeFlags))
       })
   }
 
@@ -237,7 +238,8 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
   private answer(
     f: Parameters<Respond>[0],
     format: ((frame: Frame) => string | undefined) | undefined,
-    fiber: Fiber.RuntimeFiber<unknown, unknown>
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    interruptible: boolean
   ): Effect.Effect<void, ConnectionFailure> {
     const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info, [
       ["event", "message"],
@@ -284,7 +286,7 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
         return Effect.die(defect)
       }
     }
-    const loop: Effect.Effect<void, ConnectionFailure> = this.reader.waitUntil(check)
+    const loop: Effect.Effect<void, ConnectionFailure> = this.reader.watchUntil(fiber, interruptible, check)
     return loop
   }
 
