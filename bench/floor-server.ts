@@ -9,6 +9,11 @@
 // what it costs is a lower bound for any server built this way. Each accepted socket is handed to the accept loop
 // at once (the paced variant of earlier runs is gone with the server's pacer under review).
 // Usage: node dist-bench/floor-server.js [serve] --host 127.0.0.1 --port N [--backlog N (511)] [--quiet]
+//                                        [--variant stream|direct|no-fiber]
+// --variant takes the design apart, to show what each part costs (BENCHMARKS.md, "What a connection costs"):
+// `stream` (the default) is the design; `direct` forks each connection's fiber (and its scope) from the socket's
+// callback through FiberSet.makeRuntime, without the Stream; `no-fiber` serves the protocol in the socket's
+// callbacks, with no fiber and no scope (plain node:net with this file's decoder; with --quiet only).
 import * as LineLogger from "effect-tcp-server/LineLogger"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -28,6 +33,7 @@ let port = 0
 let host = "127.0.0.1"
 let backlog = 511
 let quiet = false
+let variant: "stream" | "direct" | "no-fiber" = "stream"
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]
   if (arg === "serve") continue
@@ -35,10 +41,22 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === "--host") host = args[++i] ?? host
   else if (arg === "--backlog") backlog = Number(args[++i])
   else if (arg === "--quiet") quiet = true
-  else {
+  else if (arg === "--variant") {
+    const value = args[++i]
+    if (value !== "stream" && value !== "direct" && value !== "no-fiber") {
+      console.error(`floor-server: --variant must be stream, direct or no-fiber`)
+      process.exit(2)
+    }
+    variant = value
+  } else {
     console.error(`floor-server: unknown argument ${arg}`)
     process.exit(2)
   }
+}
+
+if (variant === "no-fiber" && !quiet) {
+  console.error("floor-server: --variant no-fiber logs nothing: run it with --quiet")
+  process.exit(2)
 }
 
 const reply = Iconv.encode("ok，问题正在处理中...", "gbk")
@@ -97,11 +115,26 @@ const serve = (socket: Net.Socket, scope: Scope.CloseableScope) =>
     Effect.flatMap((exit) => Scope.close(scope, exit))
   )
 
+/** The `no-fiber` variant (quiet only): the same protocol in the socket's callbacks. */
+const serveInCallbacks = (socket: Net.Socket): void => {
+  const decoder = Iconv.getDecoder("gbk")
+  socket.on("data", (chunk: Buffer) => {
+    if (decoder.write(chunk).length > 0) socket.write(reply)
+  })
+  socket.on("end", () => socket.destroy())
+}
+
 const program = Effect.gen(function*() {
   const waiting: Array<Net.Socket> = []
   let waiter: Resume | undefined
+  let direct: ((effect: Effect.Effect<void>) => unknown) | undefined
   const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on("error", () => {})
+    if (variant === "no-fiber") return serveInCallbacks(socket)
+    if (direct !== undefined) {
+      direct(Effect.flatMap(Scope.make(), (scope) => serve(socket, scope)))
+      return
+    }
     waiting.push(socket)
     const resume = waiter
     waiter = undefined
@@ -117,6 +150,10 @@ const program = Effect.gen(function*() {
   const address = server.address()
   console.log(`listening on ${host}:${typeof address === "object" && address !== null ? address.port : port}`)
   const fibers = yield* FiberSet.make()
+  if (variant !== "stream") {
+    direct = yield* FiberSet.makeRuntime<never, void, never>()
+    return yield* Effect.never
+  }
   const pull: Effect.Effect<Chunk.Chunk<Net.Socket>> = Effect.suspend(() =>
     waiting.length > 0
       ? Effect.succeed(Chunk.unsafeFromArray(waiting.splice(0)))
