@@ -168,4 +168,23 @@ describe("Connection.respond", () => {
       assert.deepStrictEqual(answeredThen, ["one"])
       assert.strictEqual((yield* client.closed).length, 0)
     }))
+
+  it.scoped("an uninterruptible respond goes on answering through an interruption, until its client ends", () =>
+    Effect.gen(function*() {
+      const handler: Connection.Handler = (connection) => Effect.uninterruptible(connection.respond(() => "ok"))
+      const { port } = yield* startServer({ framing: Framing.line(), handler, maxConnectionAge: "1 minute" })
+      const client = yield* connect(port)
+      yield* client.write("one\n")
+      assert.deepStrictEqual(yield* client.read(3), bytes("ok\n"))
+      // The age limit interrupts the handler, which cannot be interrupted: it goes on until it ends by itself.
+      yield* TestClock.adjust("1 minute")
+      yield* client.write("two\n")
+      // Real time bounds the wait only to turn a hang into a failure.
+      const bound = Effect.promise(() =>
+        new Promise<"no answer">((resolve) => setTimeout(() => resolve("no answer"), 5000))
+      )
+      assert.deepStrictEqual(yield* Effect.raceFirst(Effect.orDie(client.read(3)), bound), bytes("ok\n"))
+      yield* client.end
+      assert.strictEqual((yield* client.closed).length, 0)
+    }))
 })
