@@ -1,50 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
-import * as Path from "node:path"
-
-const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
+import { bin, spawnShell } from "./utils/Bin.js"
 
 describe("out of file descriptors", () => {
   it.scopedLive("every connection refused for lack of descriptors is counted in the log", () =>
     Effect.gen(function*() {
-      const child = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          ChildProcess.spawn("bash", [
-            "-c",
-            `ulimit -n 400; exec "${process.execPath}" "${bin}" serve --host 127.0.0.1 --port 0 --quiet`
-          ], {
-            stdio: ["ignore", "pipe", "pipe"]
-          })
-        ),
-        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      const child = yield* spawnShell(
+        `ulimit -n 400; exec "${process.execPath}" "${bin}" serve --host 127.0.0.1 --port 0 --quiet`
       )
-      let out = ""
-      let err = ""
-      const wakers = new Set<() => void>()
-      const wake = () => [...wakers].forEach((w) => w())
-      child.stdout.setEncoding("utf8").on("data", (text: string) => {
-        out += text
-        wake()
-      })
-      child.stderr.setEncoding("utf8").on("data", (text: string) => {
-        err += text
-        wake()
-      })
-      const until = (condition: () => boolean) =>
-        Effect.async<void>((resume) => {
-          const check = () => {
-            if (!condition()) return
-            wakers.delete(check)
-            resume(Effect.void)
-          }
-          wakers.add(check)
-          check()
-          return Effect.sync(() => wakers.delete(check))
-        })
-      yield* until(() => /listening on \S*:(\d+)/.test(out))
-      const port = Number(/listening on \S*:(\d+)/.exec(out)?.[1])
+      const { until, wake } = child
+      const out = child.stdout
+      const err = child.stderr
+      yield* until(() => /listening on \S*:(\d+)/.test(out()))
+      const port = Number(/listening on \S*:(\d+)/.exec(out())?.[1])
       // Connections the server drops are closed at once; the others stay open (idle) until the test ends.
       let closedByServer = 0
       const sockets: Array<Net.Socket> = []
@@ -61,11 +30,11 @@ describe("out of file descriptors", () => {
           socket.once("connect", () => resume(Effect.void))
         }), { concurrency: 25 })
       const counted = () =>
-        [...err.matchAll(/out of file descriptors .*\((\d+) in the last second\)/g)]
+        [...err().matchAll(/out of file descriptors .*\((\d+) in the last second\)/g)]
           .reduce((sum, match) => sum + Number(match[1]), 0)
       // The server holds as many connections as its log line says; it drops the others at once.
-      yield* until(() => /allows (\d+) connections/.test(err))
-      const budget = Number(/allows (\d+) connections/.exec(err)?.[1])
+      yield* until(() => /allows (\d+) connections/.test(err()))
+      const budget = Number(/allows (\d+) connections/.exec(err())?.[1])
       assert.isAbove(500 - budget, 50)
       yield* until(() => closedByServer === 500 - budget)
       // Without the trailing count, the refusals after the first line of a flood were never reported.

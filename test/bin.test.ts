@@ -3,80 +3,13 @@ import { Effect } from "effect"
 import Iconv from "iconv-lite"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Path from "node:path"
-import type { Readable } from "node:stream"
 import { Handler } from "../src/index.js"
+import { bin, spawn, spawnShell } from "./utils/Bin.js"
 import { connect } from "./utils/Client.js"
 import { realPause } from "./utils/Server.js"
 
-const bin = Path.join(import.meta.dirname, "..", "dist", "bin.js")
 const gbk = (text: string) => Iconv.encode(text, "gbk")
 const replyBytes = gbk(Handler.defaultReply)
-
-interface Child {
-  readonly process: ChildProcess.ChildProcessByStdio<null, Readable, Readable>
-  readonly stdout: () => string
-  readonly stderr: () => string
-  /** Waits until stdout has a line matching `pattern`. */
-  readonly waitForLine: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
-  readonly waitForStderr: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
-  readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: string | null }>
-}
-
-/** Starts the built CLI; the child is killed when the scope closes if it is still running. */
-const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  start(() =>
-    ChildProcess.spawn(process.execPath, [bin, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...env }
-    })
-  )
-
-/** Starts a bash command line (to set `ulimit` first). */
-const spawnShell = (command: string) =>
-  start(() => ChildProcess.spawn("bash", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] }))
-
-const start = (launch: () => ChildProcess.ChildProcessByStdio<null, Readable, Readable>) =>
-  Effect.acquireRelease(
-    Effect.sync(launch),
-    (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
-  ).pipe(Effect.map((child): Child => {
-    let out = ""
-    let err = ""
-    const wakers = new Set<() => void>()
-    const wake = () => [...wakers].forEach((w) => w())
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      out += text
-      wake()
-    })
-    child.stderr.setEncoding("utf8").on("data", (text: string) => {
-      err += text
-      wake()
-    })
-    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code, signal }))
-    )
-    const waitIn = (text: () => string) => (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
-      Effect.suspend(() => {
-        const match = text().split("\n").map((line) => line.match(pattern)).find((m) => m !== null)
-        if (match) return Effect.succeed(match)
-        return Effect.async<void>((resume) => {
-          const w = () => {
-            wakers.delete(w)
-            resume(Effect.void)
-          }
-          wakers.add(w)
-        }).pipe(Effect.zipRight(waitIn(text)(pattern)))
-      })
-    return {
-      process: child,
-      stdout: () => out,
-      stderr: () => err,
-      waitForLine: waitIn(() => out),
-      waitForStderr: waitIn(() => err),
-      exited: Effect.promise(() => exit)
-    }
-  }))
 
 describe("effect-tcp-server (built CLI)", () => {
   it.scoped("serves GBK clients, prints the tutorial's lines and exits 0 on SIGINT", () =>

@@ -10,10 +10,16 @@ export interface Child {
   readonly process: ChildProcess.ChildProcessByStdio<null, Readable, Readable>
   readonly stdout: () => string
   readonly stderr: () => string
-  /** Waits until stdout has a line matching `pattern`. */
+  /** Waits until stdout has a line matching `pattern`; dies if the child has ended without printing one. */
   readonly waitForLine: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
-  /** Waits until stderr has a line matching `pattern`. */
+  /** Waits until stderr has a line matching `pattern`; dies if the child has ended without printing one. */
   readonly waitForStderr: (pattern: RegExp) => Effect.Effect<RegExpMatchArray>
+  /**
+   * Waits until `condition` holds, looking again at every output of the child, at its end, and whenever `wake` is
+   * called (by the test, for events of its own).
+   */
+  readonly until: (condition: () => boolean) => Effect.Effect<void>
+  readonly wake: () => void
   readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: string | null }>
 }
 
@@ -22,17 +28,26 @@ export const spawn = (args: ReadonlyArray<string>, env: Record<string, string> =
 
 /** Starts `node` with `args`; the child is killed when the scope closes if it is still running. */
 export const spawnNode = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  start(() =>
+    ChildProcess.spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
+    })
+  )
+
+/** Starts a bash command line (to set `ulimit` first, or to run under `script`), killed as {@link spawn}. */
+export const spawnShell = (command: string) =>
+  start(() => ChildProcess.spawn("bash", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] }))
+
+const start = (launch: () => ChildProcess.ChildProcessByStdio<null, Readable, Readable>) =>
   Effect.acquireRelease(
-    Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, args, {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ...env }
-      })
-    ),
+    Effect.sync(launch),
     (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
   ).pipe(Effect.map((child): Child => {
     let out = ""
     let err = ""
+    // Set once the child has exited and its output has been read to the end.
+    let closed = false
     const wakers = new Set<() => void>()
     const wake = () => [...wakers].forEach((w) => w())
     child.stdout.setEncoding("utf8").on("data", (text: string) => {
@@ -46,21 +61,29 @@ export const spawnNode = (args: ReadonlyArray<string>, env: Record<string, strin
     const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal }))
     )
-    child.once("exit", wake)
-    const waitIn = (text: () => string) => (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
-      Effect.suspend(() => {
-        const match = text().split("\n").map((line) => line.match(pattern)).find((m) => m !== null)
-        if (match) return Effect.succeed(match)
-        if (child.exitCode !== null || child.signalCode !== null) {
-          return Effect.dieMessage(`the CLI exited before printing ${pattern}:\n${out}\n${err}`)
+    child.once("close", () => {
+      closed = true
+      wake()
+    })
+    const until = (condition: () => boolean): Effect.Effect<void> =>
+      Effect.async<void>((resume) => {
+        const check = () => {
+          if (!condition()) return
+          wakers.delete(check)
+          resume(Effect.void)
         }
-        return Effect.async<void>((resume) => {
-          const w = () => {
-            wakers.delete(w)
-            resume(Effect.void)
-          }
-          wakers.add(w)
-        }).pipe(Effect.zipRight(waitIn(text)(pattern)))
+        wakers.add(check)
+        check()
+        return Effect.sync(() => wakers.delete(check))
+      })
+    const match = (text: () => string, pattern: RegExp) =>
+      text().split("\n").map((line) => line.match(pattern)).find((m) => m !== null) ?? undefined
+    const waitIn = (text: () => string) => (pattern: RegExp): Effect.Effect<RegExpMatchArray> =>
+      Effect.flatMap(until(() => closed || match(text, pattern) !== undefined), () => {
+        const found = match(text, pattern)
+        return found === undefined
+          ? Effect.dieMessage(`the program ended without printing ${pattern}:\n${out}\n${err}`)
+          : Effect.succeed(found)
       })
     return {
       process: child,
@@ -68,6 +91,8 @@ export const spawnNode = (args: ReadonlyArray<string>, env: Record<string, strin
       stderr: () => err,
       waitForLine: waitIn(() => out),
       waitForStderr: waitIn(() => err),
+      until,
+      wake,
       exited: Effect.promise(() => exit)
     }
   }))
