@@ -42,6 +42,22 @@ describe("Connection: receive, forEachFrame, respond", () => {
     }))
 })
 
+describe("Connection as a value", () => {
+  it.scoped("can be taken apart and spread into a wrapper that overrides a member", () =>
+    Effect.gen(function*() {
+      const shout: Connection.Handler = (connection) => {
+        const { receive } = connection
+        const wrapped: Connection.Connection = { ...connection, send: (text) => connection.send(text.toUpperCase()) }
+        return Effect.flatMap(receive, () => wrapped.send(`hello ${wrapped.remotePort}`))
+      }
+      const { port } = yield* startServer({ framing: Framing.line(), handler: shout })
+      const client = yield* connect(port)
+      yield* client.write("hi\n")
+      yield* client.end
+      assert.deepStrictEqual(yield* client.closed, bytes(`HELLO ${client.localPort}\n`))
+    }))
+})
+
 describe("Connection.respond", () => {
   it.scoped("answers in order, framed; undefined answers nothing; bytes and text both work", () =>
     Effect.gen(function*() {

@@ -130,9 +130,9 @@ type SendFrame = Connection["sendFrame"]
 /**
  * A connection: its reader, writer and frames, and the {@link Connection} interface over them.
  *
- * One object per connection, with what a connection needs for as long as it is open held in plain fields: the
- * interface's functions are made on first use (a handler may still take them off the object, as
- * `const { send } = connection`), so that a held connection costs little memory.
+ * One object per connection, with what a connection needs for as long as it is open held in plain fields. The
+ * interface's members are own properties (functions that close over the connection), so that a handler may take
+ * them off the object (`const { send } = connection`) or spread it into a wrapper (`{ ...connection, send }`).
  *
  * @internal
  */
@@ -146,12 +146,7 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
   private readonly reader: Reader.Reader
   private readonly writer: Writer.Writer
   private readonly frames: Frames.Frames
-  private receiveEffect: Connection["receive"] | undefined = undefined
   private stepEffect: Connection["receive"] | undefined = undefined
-  private respondFn: Respond | undefined = undefined
-  private sendFn: Send | undefined = undefined
-  private sendFrameFn: SendFrame | undefined = undefined
-  private sendBytesFn: Connection["sendBytes"] | undefined = undefined
 
   constructor(
     readonly id: number,
@@ -189,13 +184,11 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
     return Either.isLeft(framed) ? Effect.fail(framed.left) : this.writer.write(framed.right)
   }
 
-  get receive(): Connection["receive"] {
-    return this.receiveEffect ??= Effect.suspend(() => {
-      if (this.reading === "respond") return secondReader(this.label, "respond", "receive")
-      this.reading = "receive"
-      return this.step
-    })
-  }
+  readonly receive: Connection["receive"] = Effect.suspend(() => {
+    if (this.reading === "respond") return secondReader(this.label, "respond", "receive")
+    this.reading = "receive"
+    return this.step
+  })
 
   /** One frame for `receive`, waiting for input as needed. */
   private get step(): Connection["receive"] {
@@ -222,14 +215,12 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
     }
   }
 
-  get respond(): Respond {
-    return this.respondFn ??= (f, options) =>
-      Effect.withFiberRuntime((fiber, status) => {
-        if (this.reading !== undefined) return secondReader(this.label, this.reading, "respond")
-        this.reading = "respond"
-        return this.answer(f, options?.log, fiber, RuntimeFlags.interruptible(status.runtimeFlags))
-      })
-  }
+  readonly respond: Respond = (f, options) =>
+    Effect.withFiberRuntime((fiber, status) => {
+      if (this.reading !== undefined) return secondReader(this.label, this.reading, "respond")
+      this.reading = "respond"
+      return this.answer(f, options?.log, fiber, RuntimeFlags.interruptible(status.runtimeFlags))
+    })
 
   /**
    * `respond`: frames are answered inside the socket's events, outside the fiber, which wakes only for what
@@ -290,18 +281,12 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
     return loop
   }
 
-  get send(): Send {
-    return this.sendFn ??= (text) =>
-      Effect.suspend(() => this.sendNow(Encoding.encode(text, this.encoding)) ?? Effect.void)
-  }
+  readonly send: Send = (text) =>
+    Effect.suspend(() => this.sendNow(Encoding.encode(text, this.encoding)) ?? Effect.void)
 
-  get sendFrame(): SendFrame {
-    return this.sendFrameFn ??= (bytes) => Effect.suspend(() => this.sendNow(bytes) ?? Effect.void)
-  }
+  readonly sendFrame: SendFrame = (bytes) => Effect.suspend(() => this.sendNow(bytes) ?? Effect.void)
 
-  get sendBytes(): Connection["sendBytes"] {
-    return this.sendBytesFn ??= (bytes) => Effect.suspend(() => this.writer.write(bytes) ?? Effect.void)
-  }
+  readonly sendBytes: Connection["sendBytes"] = (bytes) => Effect.suspend(() => this.writer.write(bytes) ?? Effect.void)
 
   /**
    * Closes the connection as its scope closes: the reader stops, the close is counted and reported, then the
