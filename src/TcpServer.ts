@@ -214,7 +214,7 @@ export const make: <E = ConnectionFailure, R = never>(
 ) => Effect.Effect<
   TcpServer["Type"],
   TcpServerError | TcpServerOptionError | StartError,
-  Scope.Scope | Exclude<R, Scope.Scope>
+  Scope.Scope | R
 > = Effect.fn("TcpServer.make")(function*<E, R>(options: Options<E, R> = {}) {
   const resolved = yield* InternalOptions.resolve(options).pipe(
     Effect.mapError((error) => error._tag === "OptionProblem" ? new TcpServerOptionError(error) : error)

@@ -77,7 +77,8 @@ describe("Connection.respond", () => {
       const seen: Array<string> = []
       const recorder = Logger.make(({ annotations, message }) => {
         const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
-        seen.push(`${text} ${String(HashMap.get(annotations, "client").pipe(Option.getOrElse(() => "-")))}`)
+        const annotation = (key: string) => String(HashMap.get(annotations, key).pipe(Option.getOrElse(() => "-")))
+        seen.push(`${text} ${annotation("client")} ${annotation("event")} ${annotation("text")}`)
       })
       let formatted = 0
       const log = (frame: Connection.Frame) => {
@@ -100,7 +101,8 @@ describe("Connection.respond", () => {
         yield* client.end
         yield* client.closed
       }
-      assert.deepStrictEqual(seen, ["first c1", "got a c1", "got b c1", "last c1"])
+      // The fiber's annotations, and each frame line's own (built only for a logger that reads them).
+      assert.deepStrictEqual(seen, ["first c1 - -", "got a c1 message a", "got b c1 message b", "last c1 - -"])
       assert.strictEqual(formatted, 2, "no line is formatted when Info is filtered out")
     }))
 

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { LineLogger } from "../src/index.js"
+import * as FiberLog from "../src/internal/fiberLog.js"
 
 const root = Path.join(import.meta.dirname, "..")
 const dist = (module: string) => new URL(`file://${Path.join(root, "dist", module)}`).href
@@ -71,6 +72,41 @@ describe("LineLogger formats", () => {
       connection: 7,
       event: "message",
       zone: "a b"
+    }))
+
+  it.effect("json: a line logged from a connection's events has the fiber's annotations and its own, its own winning", () =>
+    Effect.gen(function*() {
+      const { out, run } = capture("json")
+      const maps: Array<Record<string, unknown>> = []
+      const recorder = Logger.make(({ annotations }) => maps.push(Object.fromEntries(annotations)))
+      yield* run(
+        Effect.withFiberRuntime<void>((fiber) => {
+          const log = FiberLog.make(fiber, LogLevel.Info, [["event", "message"], ["connection", 3]])
+          log?.("hello", [["text", "hi"], ["connection", 4]])
+          return Effect.void
+        }).pipe(Effect.annotateLogs({ zone: "z", event: "base" }), Effect.provide(Logger.add(recorder)))
+      )
+      const record = JSON.parse(out[0] ?? "")
+      assert.deepStrictEqual(Object.keys(record), [
+        "timestamp",
+        "level",
+        "message",
+        "event",
+        "connection",
+        "text",
+        "zone"
+      ])
+      assert.deepStrictEqual({ ...record, timestamp: "" }, {
+        timestamp: "",
+        level: "info",
+        message: "hello",
+        event: "message",
+        connection: 4,
+        text: "hi",
+        zone: "z"
+      })
+      // Any other logger gets the same annotations as a map.
+      assert.deepStrictEqual(maps, [{ event: "message", connection: 4, text: "hi", zone: "z" }])
     }))
 
   it.effect("json: one object per line, annotations as fields", () =>

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as HashMap from "effect/HashMap"
 import * as Inspectable from "effect/Inspectable"
 import * as LogLevel from "effect/LogLevel"
+import * as FiberLog from "./fiberLog.js"
 
 // C0 controls, DEL, C1 controls and the two Unicode line separators: everything a terminal or a line-oriented
 // log reader could take as layout. Printable text of any script is left alone.
@@ -52,31 +53,39 @@ const preferred = ["event", "connection", "remote_address", "remote_port", "text
 const reserved = new Set(["timestamp", "level", "message", "cause"])
 
 /**
- * The annotations in a stable order; one whose name is a record field (`timestamp`, `level`, `message`, `cause`)
- * is written as `annotation_<name>` so it cannot overwrite it.
+ * The annotations of a record in a stable order; one whose name is a record field (`timestamp`, `level`,
+ * `message`, `cause`) is written as `annotation_<name>` so it cannot overwrite it. A line of {@link FiberLog}
+ * gives its annotations as they are, without the map (which it builds only when asked).
  *
  * @internal
  */
-export const fields = (
-  annotations: HashMap.HashMap<string, unknown>
-): ReadonlyArray<readonly [string, unknown]> => {
-  if (HashMap.size(annotations) === 0) return []
-  // One pass over the map (a lookup per preferred name would hash each name on every line).
+export const fields = (record: Record): ReadonlyArray<readonly [string, unknown]> => {
   const known = new Array<unknown>(preferred.length)
-  let rest: Array<readonly [string, unknown]> | undefined
-  for (const [key, value] of annotations) {
+  let rest: Map<string, unknown> | undefined
+  let any = false
+  // One pass (a lookup per preferred name would hash each name on every line); a later name wins.
+  const add = (key: string, value: unknown) => {
+    any = true
     const index = preferred.indexOf(key)
     if (index >= 0) known[index] = value
-    else (rest ??= []).push([reserved.has(key) ? `annotation_${key}` : key, value])
+    else (rest ??= new Map()).set(reserved.has(key) ? `annotation_${key}` : key, value)
   }
+  if (record instanceof FiberLog.Line) {
+    if (HashMap.size(record.base) > 0) { for (const [key, value] of record.base) add(key, value) }
+    for (const [key, value] of record.fixed) add(key, value)
+    if (record.extra !== undefined) { for (const [key, value] of record.extra) add(key, value) }
+  } else {
+    if (HashMap.size(record.annotations) === 0) return []
+    for (const [key, value] of record.annotations) add(key, value)
+  }
+  if (!any) return []
   const result: Array<readonly [string, unknown]> = []
   for (let i = 0; i < preferred.length; i++) {
     const key = preferred[i]
     if (key !== undefined && i in known) result.push([key, known[i]])
   }
   if (rest !== undefined) {
-    rest.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
-    for (const entry of rest) result.push(entry)
+    for (const key of [...rest.keys()].sort()) result.push([key, rest.get(key)])
   }
   return result
 }
@@ -159,7 +168,7 @@ export const json = (record: Record): string => {
   let line = `{"timestamp":"${timestamp(record.date)}","level":"${levelName(record.logLevel)}","message":${
     jsonString(renderMessage(record.message))
   }`
-  for (const [key, value] of fields(record.annotations)) line += `,${jsonKey(key)}:${jsonField(value)}`
+  for (const [key, value] of fields(record)) line += `,${jsonKey(key)}:${jsonField(value)}`
   if (!Cause.isEmpty(record.cause)) line += `,"cause":${jsonString(Cause.pretty(record.cause))}`
   return line + "}"
 }
@@ -186,7 +195,7 @@ export const logfmt = (record: Record): string => {
   let line = `timestamp=${timestamp(record.date)} level=${levelName(record.logLevel)} message=${
     logfmtValue(renderMessage(record.message))
   }`
-  for (const [key, value] of fields(record.annotations)) {
+  for (const [key, value] of fields(record)) {
     line += ` ${logfmtKey(key)}=${logfmtValue(stringValue(value))}`
   }
   if (!Cause.isEmpty(record.cause)) line += ` cause=${logfmtValue(Cause.pretty(record.cause))}`
