@@ -128,8 +128,8 @@ export interface Batched {
 }
 
 /**
- * Collects lines and writes them in one call per event-loop turn (or every 512 lines), which costs far less
- * than a write per line; `flush` writes what is pending at once. Order is kept.
+ * Collects lines and writes them in one call at most once a millisecond (or every 512 lines), which costs far
+ * less than a write per line; `flush` writes what is pending at once. Order is kept.
  *
  * When `write` returns `false` (as a stream's `write` does over its high-water mark) nothing more is written
  * until `resume` is called (on the stream's `drain`). Meanwhile at most 10,000 lines and 1 MiB are held, the lines
@@ -331,7 +331,7 @@ const logFile = (format: Format, path: string) =>
 /**
  * Installs a logger in `format` (default `tutorial`) writing to stdout and stderr, or to `file` (opened for
  * appending; all records in it, in order), and provides {@link LineLogger} to reopen the file. Lines are batched
- * per event-loop turn with a bound (see {@link batched}); what is pending is written when the layer is released
+ * (a write at most once a millisecond) with a bound (see {@link batched}); what is pending is written when the layer is released
  * and, synchronously, when the process exits.
  *
  * It removes Effect's default, pretty and tracer loggers, so each line is printed once under

@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Logger, LogLevel } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -164,19 +164,27 @@ describe("LineLogger formats", () => {
 })
 
 describe("LineLogger.batched", () => {
-  it("writes the lines of one event-loop turn in one call, in order", async () => {
-    const chunks: Array<string> = []
-    const batch = LineLogger.batched((chunk) => {
-      chunks.push(chunk)
-    })
-    batch.push("a")
-    batch.push("b")
-    assert.deepStrictEqual(chunks, [])
-    await new Promise((resolve) => setImmediate(resolve))
-    assert.deepStrictEqual(chunks, ["a\nb\n"])
-    batch.push("c")
-    batch.flush()
-    assert.deepStrictEqual(chunks, ["a\nb\n", "c\n"])
+  it("writes the lines of a millisecond in one call, in order", () => {
+    vi.useFakeTimers()
+    try {
+      const chunks: Array<string> = []
+      const batch = LineLogger.batched((chunk) => {
+        chunks.push(chunk)
+      })
+      batch.push("a")
+      vi.advanceTimersByTime(0)
+      batch.push("b")
+      assert.deepStrictEqual(chunks, [])
+      vi.advanceTimersByTime(1)
+      assert.deepStrictEqual(chunks, ["a\nb\n"])
+      batch.push("c")
+      batch.flush()
+      assert.deepStrictEqual(chunks, ["a\nb\n", "c\n"])
+      vi.advanceTimersByTime(1)
+      assert.deepStrictEqual(chunks, ["a\nb\n", "c\n"], "nothing is written twice")
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it("writes every 512 lines within a turn", () => {

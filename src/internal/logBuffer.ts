@@ -26,7 +26,9 @@ const defaultDropped = (count: number): string =>
   `WARN ${count} log ${count === 1 ? "line" : "lines"} dropped: the log output was not being read`
 
 /**
- * Lines are joined and written once per event-loop turn (or every 512 lines). When `write` returns `false` (a
+ * Lines are joined and written at most once a millisecond (or every 512 lines): a write per event-loop turn
+ * would be a write per connection or two under churn, where a turn handles about one client. When `write`
+ * returns `false` (a
  * stream over its high-water mark) nothing more is written until `resume` is called (on `drain`); meanwhile at
  * most `maxPendingLines` lines and `maxPendingChars` characters are held and the rest are dropped and counted,
  * then reported by one line when writing resumes, in the place where they were lost.
@@ -68,7 +70,7 @@ export const make = (write: (chunk: string) => boolean | void, options?: Options
       if (pending.length >= 512) flush()
       else if (!scheduled) {
         scheduled = true
-        setImmediate(flush)
+        setTimeout(flush, 1)
       }
     },
     flush,
