@@ -119,12 +119,16 @@ export interface Connection {
    * inside the socket's event, and the connection's fiber is not woken per frame — the cheapest way to serve
    * a protocol whose answer is a plain function of the frame. With `log`, the line it makes of a frame (none
    * for `undefined`) is logged at Info level through the fiber's loggers before the answer, and not even made
-   * when Info is filtered out. Backpressure, frame errors and failures work as with `receive`; an exception
-   * thrown by `f` or `log` is a defect.
+   * when Info is filtered out. The line's annotations are `event` (`message`), `connection`, `remote_address`,
+   * `remote_port`, `text` and `bytes`, plus those `annotate` returns for the frame. Backpressure, frame errors
+   * and failures work as with `receive`; an exception thrown by `f`, `log` or `annotate` is a defect.
    */
   readonly respond: (
     f: (frame: Frame) => Uint8Array | string | undefined,
-    options?: { readonly log?: ((frame: Frame) => string | undefined) | undefined }
+    options?: {
+      readonly log?: ((frame: Frame) => string | undefined) | undefined
+      readonly annotate?: ((frame: Frame) => Readonly<Record<string, unknown>>) | undefined
+    }
   ) => Effect.Effect<void, ConnectionFailure>
   /**
    * Encodes `text` in the connection's encoding, frames it (in line mode with the line ending the client

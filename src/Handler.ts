@@ -133,7 +133,8 @@ export const tutorial = (options: TutorialOptions | string = {}): Handler<Connec
       const peer = formatPeer(connection)
       log(`客户端连接成功: ${peer}`, connected)
       return connection.respond(respond, {
-        log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined
+        log: (frame) => complete(frame) ? `${formatFrame(frame, display)} ${peer}` : undefined,
+        annotate: display === "text" ? undefined : hexAnnotation
       }).pipe(Effect.ensuring(Effect.sync(() => log(`客户端下线了: ${peer}`, disconnected))))
     })
 }
@@ -146,6 +147,9 @@ const fields = (connection: Connection): ReadonlyArray<readonly [string, unknown
 ]
 const connected: ReadonlyArray<readonly [string, unknown]> = [["event", "connected"]]
 const disconnected: ReadonlyArray<readonly [string, unknown]> = [["event", "disconnected"]]
+
+// With --display hex or both, the json and logfmt records of a message carry its bytes in hex too.
+const hexAnnotation = (frame: Frame): Readonly<Record<string, unknown>> => ({ hex: hex(frame.bytes) })
 
 const complete = (frame: Frame): boolean => frame.text.length > 0 || frame.bytes.length === 0
 

@@ -35,7 +35,8 @@ const JsonRecord = Schema.Struct({
   remote_address: Schema.optional(Schema.String),
   remote_port: Schema.optional(Schema.Number),
   text: Schema.optional(Schema.String),
-  bytes: Schema.optional(Schema.Number)
+  bytes: Schema.optional(Schema.Number),
+  hex: Schema.optional(Schema.String)
 })
 const parseRecord = Schema.decodeUnknownSync(Schema.parseJson(JsonRecord))
 
@@ -76,6 +77,30 @@ describe("serve --log-format", () => {
       assert.strictEqual(message.bytes, Buffer.byteLength(hostile))
       assert.notInclude(child.stdout(), "\x1b")
       assert.notInclude(child.stdout(), "\r")
+    }))
+
+  it.scoped("json with --display hex: a message's record carries its bytes in hex, and its message is the hex", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        "--display",
+        "hex"
+      ])
+      const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
+      const clientPort = yield* visit(Number(port), "你好")
+      yield* child.waitForLine(/"event":"disconnected"/)
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+      const records = child.stdout().split("\n").filter((line) => line !== "").map((line) => parseRecord(line))
+      assert.deepStrictEqual(records.map((record) => record.hex), [undefined, "c4 e3 ba c3", undefined])
+      assert.strictEqual(records[1]?.message, `c4 e3 ba c3 ('127.0.0.1', ${clientPort})`)
+      assert.strictEqual(records[1]?.text, "你好")
     }))
 
   it.scoped("logfmt: key=value records; a client's newlines and escape sequences stay inside one quoted value", () =>

@@ -219,7 +219,7 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
     Effect.withFiberRuntime((fiber, status) => {
       if (this.reading !== undefined) return secondReader(this.label, this.reading, "respond")
       this.reading = "respond"
-      return this.answer(f, options?.log, fiber, RuntimeFlags.interruptible(status.runtimeFlags))
+      return this.answer(f, options, fiber, RuntimeFlags.interruptible(status.runtimeFlags))
     })
 
   /**
@@ -228,10 +228,12 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
    */
   private answer(
     f: Parameters<Respond>[0],
-    format: ((frame: Frame) => string | undefined) | undefined,
+    options: Parameters<Respond>[1],
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     interruptible: boolean
   ): Effect.Effect<void, ConnectionFailure> {
+    const format = options?.log
+    const annotate = options?.annotate
     const logLine = format === undefined ? undefined : FiberLog.make(fiber, LogLevel.Info, [
       ["event", "message"],
       ["connection", this.id],
@@ -263,7 +265,11 @@ export class ConnectionImpl implements Connection, Frames.Labeled {
               if (logLine !== undefined && format !== undefined) {
                 const line = format(taken)
                 if (line !== undefined) {
-                  logLine(line, [["text", taken.text], ["bytes", taken.bytes.length]])
+                  const extra: Array<FiberLog.Annotation> = [["text", taken.text], ["bytes", taken.bytes.length]]
+                  if (annotate !== undefined) {
+                    for (const [key, value] of Object.entries(annotate(taken))) extra.push([key, value])
+                  }
+                  logLine(line, extra)
                 }
               }
               const reply = f(taken)
