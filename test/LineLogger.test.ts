@@ -1,5 +1,5 @@
 import { assert, describe, it, vi } from "@effect/vitest"
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect, FastCheck as fc, Logger, LogLevel } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -108,6 +108,31 @@ describe("LineLogger formats", () => {
       // Any other logger gets the same annotations as a map.
       assert.deepStrictEqual(maps, [{ event: "message", connection: 4, text: "hi", zone: "z" }])
     }))
+
+  it.prop(
+    "json: any text, as message and as a field, is one line that parses back to that text",
+    [fc.oneof(
+      fc.string({ unit: "binary" }),
+      fc.string({ unit: fc.constantFrom("a", "\"", "\\", "\n", "\u2028", "\ud800", "你") })
+    )],
+    ([text]) => {
+      const { out, run } = capture("json")
+      Effect.runSync(run(
+        Effect.withFiberRuntime<void>((fiber) => {
+          FiberLog.make(fiber, LogLevel.Info, [["event", "message"]])?.(text, [["text", text]])
+          return Effect.void
+        })
+      ))
+      Effect.runSync(run(Effect.logInfo(text).pipe(Effect.annotateLogs("text", text))))
+      assert.strictEqual(out.length, 2)
+      for (const line of out) {
+        assert.notMatch(line, /[\n\r\u2028\u2029]/)
+        const record = JSON.parse(line)
+        assert.strictEqual(record.message, text)
+        assert.strictEqual(record.text, text)
+      }
+    }
+  )
 
   it.effect("json: one object per line, annotations as fields", () =>
     Effect.gen(function*() {
