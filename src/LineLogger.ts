@@ -211,10 +211,10 @@ const droppedLine = (format: Format) => (count: number): string =>
     cause: LogFormat.noCause
   })
 
-// Writes as much of `chunk` as the descriptor takes without blocking and returns the rest ("" when all of it was
-// written; pipes may take part of a write, and a full non-blocking pipe none: EAGAIN).
-const writeSync = (fd: number, chunk: string): Buffer => {
-  let bytes = Buffer.from(chunk)
+// Writes as much of `chunk` as the descriptor takes without blocking and returns the rest (empty when all of it
+// was written; pipes may take part of a write, and a full non-blocking pipe none: EAGAIN).
+const writeSync = (fd: number, chunk: Uint8Array): Uint8Array => {
+  let bytes = chunk
   while (bytes.length > 0) {
     try {
       bytes = bytes.subarray(Fs.writeSync(fd, bytes))
@@ -230,7 +230,7 @@ const standardStreams = (format: Format) =>
   Effect.gen(function*() {
     let exiting = false
     const stream = (fd: 1 | 2, target: NodeJS.WriteStream) => {
-      const buffer = LogBuffer.make(
+      const buffer = LogBuffer.makeBytes(
         // Once the process is exiting only synchronous writes still happen; they would overtake what the stream
         // still holds, so they are only used when it holds nothing.
         (chunk) => {
@@ -289,7 +289,7 @@ const logFile = (format: Format, path: string) =>
     let failing = false
     // Writes are synchronous, as Node's own writes to a file on stdout are: nothing is held in a stream, so a
     // reopen or an exit can neither lose nor reorder a line.
-    const buffer = LogBuffer.make((chunk) => {
+    const buffer = LogBuffer.makeBytes((chunk) => {
       try {
         if (writeSync(fd, chunk).length > 0) throw new Error("the file did not accept the whole write")
         failing = false
@@ -331,8 +331,8 @@ const logFile = (format: Format, path: string) =>
 /**
  * Installs a logger in `format` (default `tutorial`) writing to stdout and stderr, or to `file` (opened for
  * appending; all records in it, in order), and provides {@link LineLogger} to reopen the file. Lines are batched
- * (a write at most once a millisecond) with a bound (see {@link batched}); what is pending is written when the layer is released
- * and, synchronously, when the process exits.
+ * (a write at most once a millisecond) with a bound (see {@link batched}); what is pending is written when the
+ * layer is released and, synchronously, when the process exits.
  *
  * It removes Effect's default, pretty and tracer loggers, so each line is printed once under
  * `NodeRuntime.runMain` without `disablePrettyLogger` too. Other loggers an application added stay.

@@ -6,6 +6,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { LineLogger } from "../src/index.js"
 import * as FiberLog from "../src/internal/fiberLog.js"
+import * as LogBuffer from "../src/internal/logBuffer.js"
 
 const root = Path.join(import.meta.dirname, "..")
 const dist = (module: string) => new URL(`file://${Path.join(root, "dist", module)}`).href
@@ -210,6 +211,18 @@ describe("LineLogger.batched", () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  it("as bytes (the standard streams and log files): the lines in UTF-8, whatever their characters", () => {
+    const chunks: Array<Uint8Array> = []
+    const batch = LogBuffer.makeBytes((chunk) => {
+      chunks.push(chunk)
+    })
+    const lines = ["ascii", "你好，世界", "emoji 😀 pair", "lone \ud800 surrogate", "\u0800".repeat(5000), ""]
+    for (const line of lines) batch.push(line)
+    batch.flush()
+    assert.strictEqual(chunks.length, 1)
+    assert.deepStrictEqual(Buffer.from(chunks[0] ?? []), Buffer.from(lines.join("\n") + "\n"))
   })
 
   it("writes every 512 lines within a turn", () => {
