@@ -115,6 +115,18 @@ const throttled = (run: (effect: Effect.Effect<void>) => unknown) => {
 }
 
 /**
+ * Makes `scope` the `Scope` of the calling fiber's context for the rest of its life, which is how a handler's
+ * `Effect.addFinalizer`/`acquireRelease` release when its client leaves. The run loop's one runtime device: a
+ * plain update of the fiber's context, where `Effect.provideService` sets it in a bracket that restores it at the
+ * end. A connection's fiber ends with its connection, so there is nothing to restore, and the bracket
+ * (`acquireUseRelease`) costs about 12 µs of every connection against 2 (forking 40,000 fibers each way from a
+ * `FiberSet`, BENCHMARKS.md). Setting the accept loop's context around the fork instead measured slower under
+ * churn with logging (2,983 against 3,232 cycles/s in the same run).
+ */
+const withScope = (scope: Scope.Scope): Effect.Effect<void> =>
+  FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope))
+
+/**
  * The run loop of a server: the listener's accepted sockets, as a `Stream`, go through admission; each admitted
  * one runs the handler in a daemon fiber of the server's `FiberSet`, with a `Scope` of its own that closes the
  * socket. Closing the scope runs the shutdown sequence (see the finalizer below).
@@ -220,32 +232,19 @@ export const make = <E, R>(
       scope: Scope.CloseableScope,
       span: Tracer.Span | undefined
     ): Effect.Effect<void, never, R> =>
-      Connection.make({ socket, id, peer, settings, registry, clock, span }, scope).pipe(
-        Effect.flatMap((connection) =>
-          Effect.interruptible(run(connection))
-        ),
+      // Built inside `suspend`: the frames of a waiting fiber reference what they were built from, and the
+      // setup (the scope in the context, the connection) is then not kept for as long as the client is connected.
+      Effect.suspend(() =>
+        Effect.zipRight(withScope(scope), Connection.make({ socket, id, peer, settings, registry, clock, span }, scope))
+          .pipe(Effect.flatMap((connection) =>
+            Effect.interruptible(run(connection))
+          ))
+      ).pipe(
         Effect.exit,
         Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), report(id, peer, exit)))
       )
 
-    /**
-     * Forks `effect` into the server's fibers with `scope` as the `Scope` of its context, which is how a
-     * handler's `Effect.addFinalizer`/`acquireRelease` release when its client leaves: what
-     * `Effect.provideService(FiberSet.run(fibers, effect), Scope.Scope, scope)` does, without its bracket. The
-     * accept loop's context is set, the fiber forked (it starts with that context), and the context put back;
-     * the accept loop is uninterruptible, so nothing comes between. The run loop's one runtime device: the
-     * bracket (`acquireUseRelease`) costs about 12 µs of every connection, this about 4 (forking 40,000 fibers
-     * each way from a `FiberSet`, BENCHMARKS.md). Updating the context inside the fiber instead costs 2 µs but
-     * about 0.5 KB of every held connection (the update's effect stays referenced from the fiber's stack).
-     */
-    const forkWithScope = (scope: Scope.Scope, effect: Effect.Effect<void, never, R>) =>
-      Effect.flatMap(FiberRef.get(FiberRef.currentContext), (context) =>
-        FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)).pipe(
-          Effect.zipRight(FiberSet.run(fibers, effect)),
-          Effect.zipRight(FiberRef.set(FiberRef.currentContext, context))
-        ))
-
-    // Each admitted socket gets a scope, which becomes the `Scope` of its fiber.
+    // Each admitted socket gets a scope, which becomes the `Scope` of its fiber (see withScope).
     const acceptLoop = Stream.runForEach(listener.accepted, (socket) =>
       Effect.flatMap(admitted(socket), (peer) => {
         if (peer === undefined) {
@@ -253,8 +252,7 @@ export const make = <E, R>(
         }
         Registry.add(registry, socket.socket)
         const id = ++accepted
-        return Effect.flatMap(Scope.make(), (scope) =>
-          forkWithScope(scope, serve(socket.socket, peer, id, scope)))
+        return Effect.flatMap(Scope.make(), (scope) => FiberSet.run(fibers, serve(socket.socket, peer, id, scope)))
       })).pipe(
         Effect.uninterruptible
       )
