@@ -193,11 +193,54 @@ export const evidenceTable = (outcomes: ReadonlyArray<Outcome>): string => {
   return rows.join("\n")
 }
 
+/**
+ * The ratio of `a`'s figure to `b`'s in each round where both ran (hold: `b`'s seconds to open over `a`'s, so
+ * that above 1 is better for `a` in every mode).
+ */
+export const roundRatios = (scenario: Scenario, trials: ReadonlyArray<Trial>, a: Kind, b: Kind): Array<number> => {
+  const byRound = (kind: Kind) => new Map(done(trials, kind).map((t) => [t.round, figure(scenario, t)]))
+  const as = byRound(a)
+  const ratios: Array<number> = []
+  for (const [round, y] of byRound(b)) {
+    const x = as.get(round)
+    if (round === undefined || x === undefined || x === 0 || y === 0) continue
+    ratios.push(scenario.mode === "hold" ? y / x : x / y)
+  }
+  return ratios
+}
+
+const describeRatios = (ratios: ReadonlyArray<number>): string =>
+  ratios.length === 0
+    ? "–"
+    : `${num(median(ratios), 2)} (${num(min(ratios), 2)}–${num(max(ratios), 2)}), ahead in ` +
+      `${ratios.filter((r) => r >= 1).length} of ${ratios.length}`
+
+/** `a` against `b`, scenario by scenario: the ratio of the medians and the ratio round by round. */
+export const pairedTable = (outcomes: ReadonlyArray<Outcome>, a: Kind, b: Kind): string => {
+  const rows = [
+    `| scenario | ${labels[a]} / ${labels[b]}: ratio of the medians | round by round: median (min–max), rounds ${
+      labels[a]
+    } is ahead |`,
+    "| --- | --- | --- |"
+  ]
+  for (const { scenario, trials } of outcomes) {
+    const x = median(done(trials, a).map((t) => figure(scenario, t)))
+    const y = median(done(trials, b).map((t) => figure(scenario, t)))
+    if (x === undefined || y === undefined) continue
+    rows.push(
+      `| ${scenario.title} | ${scenario.mode === "hold" ? ratio(y, x) : ratio(x, y)} | ${
+        describeRatios(roundRatios(scenario, trials, a, b))
+      } |`
+    )
+  }
+  return rows.join("\n")
+}
+
 /** For each feature's scenario: ours with the feature against ours without, as a ratio, and its budget. */
 export const budgetTable = (outcomes: ReadonlyArray<Outcome>): string => {
   const rows = [
-    "| scenario | feature | without | with | with / without | budget |",
-    "| --- | --- | --- | --- | --- | --- |"
+    "| scenario | feature | without | with | with / without | round by round: median (min–max) | budget |",
+    "| --- | --- | --- | --- | --- | --- | --- |"
   ]
   for (const { scenario, trials } of outcomes) {
     if (scenario.feature === undefined) continue
@@ -211,6 +254,7 @@ export const budgetTable = (outcomes: ReadonlyArray<Outcome>): string => {
     rows.push(
       `| ${scenario.title} | \`${scenario.feature.label}\` | ${num(without)} ${unit(scenario)} | ` +
         `${num(withIt)} ${unit(scenario)} | ${ratio(withIt, without)} | ` +
+        `${describeRatios(roundRatios(scenario, trials, "feature", "ours"))} | ` +
         `${within} (at most ${scenario.feature.budget * 100} % slower) |`
     )
   }

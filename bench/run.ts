@@ -31,6 +31,7 @@ import {
   evidenceTable,
   memoryTable,
   num,
+  pairedTable,
   resultsTable,
   spread,
   spreadLimit,
@@ -233,7 +234,7 @@ const round = async (
   for (const kind of order) {
     const label = `${scenario.name.padEnd(16)} ${kind.padEnd(8)} #${r + 1}${generators > 1 ? ` ×${generators}` : ""}`
     const t = await attempt(scenario, kind, generators, label, dropped)
-    if (t !== undefined) trials.push(t)
+    if (t !== undefined) trials.push(t.ok ? { ...t, round: r } : t)
   }
 }
 
@@ -324,10 +325,16 @@ const main = async () => {
         : `not saturated at ${swept.generators}`
     }):\n\n${sweepTable(swept)}`
   const budgets = outcomes.some((o) => o.scenario.feature !== undefined)
-    ? `\n\nThe cost of a feature, measured in the same run (median with / median without):\n\n${budgetTable(outcomes)}`
+    ? `\n\nThe cost of a feature, measured in the same run (median with / median without, and the ratio round by ` +
+      `round):\n\n${budgetTable(outcomes)}`
     : ""
-  const tables =
-    `${resultsTable(outcomes)}${budgets}\n\nMemory (idle: half a second after start, median over the runs without ` +
+  const beforeText = options.servers.includes("before")
+    ? `\n\nThis build against \`--before\`, round by round (each round runs every server once, in turn; the ratio ` +
+      `of two runs close in time cancels the machine's slow drifts, which the medians of a noisy run do not):\n\n` +
+      `${pairedTable(outcomes, "ours", "before")}`
+    : ""
+  const results = resultsTable(outcomes) + beforeText + budgets
+  const tables = `${results}\n\nMemory (idle: half a second after start, median over the runs without ` +
     `logging; held: after the opening of the hold scenario, heap after a full GC):\n\n${memoryTable(outcomes)}` +
     `${sweepText}\n\nHow clean the runs were:\n\n${evidenceTable(outcomes)}`
   console.log(`\n${tables}\n\n(${minutes.toFixed(1)} minutes)`)

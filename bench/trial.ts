@@ -102,6 +102,8 @@ export interface Done {
   readonly stderrHead: string
   /** Why the run did not measure the server alone, when it was kept anyway (--keep-disturbed). */
   readonly disturbed?: string
+  /** The round it ran in (each round runs every server of the scenario once, in turn), from 0. */
+  readonly round?: number
 }
 
 export interface Failed {

@@ -13,6 +13,9 @@
  * used to validate a {@link Framing} against the text encoding of the connection, since a delimiter byte that can
  * occur inside a multi-byte character would cut frames in the middle of characters.
  *
+ * A little over the ~400 lines the house style aims for: most of it is the documentation of the public model, which
+ * users read here; the code that could stand alone already lives in the modules above.
+ *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
