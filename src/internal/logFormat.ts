@@ -225,6 +225,21 @@ const rendered = (
 }
 
 /**
+ * A record's annotations as `render` writes them. A line of {@link inOrder} is written as it is, its connection's
+ * fixed annotations rendered once (kept in `cache`); any other record's annotations are put in order first.
+ */
+const annotationsText = (
+  record: Record,
+  cache: WeakMap<ReadonlyArray<FiberLog.Annotation>, string>,
+  render: (annotations: ReadonlyArray<FiberLog.Annotation>) => string
+): string => {
+  const direct = inOrder(record)
+  if (direct === undefined) return render(fields(record))
+  const fixed = rendered(cache, direct.fixed, render)
+  return direct.extra === undefined ? fixed : fixed + render(direct.extra)
+}
+
+/**
  * One JSON object per line. `JSON.stringify` escapes every control character, so a client's text cannot end the
  * record; U+2028 and U+2029, which it leaves alone, are escaped too. Written field by field (the keys are ours,
  * already valid JSON), which costs about half of building an object and stringifying it.
@@ -235,13 +250,7 @@ export const json = (record: Record): string => {
   let line = `{"timestamp":"${timestamp(record.date)}","level":"${levelName(record.logLevel)}","message":${
     jsonString(renderMessage(record.message))
   }`
-  const direct = inOrder(record)
-  if (direct !== undefined) {
-    line += rendered(jsonFixed, direct.fixed, jsonFields)
-    if (direct.extra !== undefined) line += jsonFields(direct.extra)
-  } else {
-    line += jsonFields(fields(record))
-  }
+  line += annotationsText(record, jsonFixed, jsonFields)
   if (!Cause.isEmpty(record.cause)) line += `,"cause":${jsonString(Cause.pretty(record.cause))}`
   return line + "}"
 }
@@ -268,13 +277,7 @@ export const logfmt = (record: Record): string => {
   let line = `timestamp=${timestamp(record.date)} level=${levelName(record.logLevel)} message=${
     logfmtValue(renderMessage(record.message))
   }`
-  const direct = inOrder(record)
-  if (direct !== undefined) {
-    line += rendered(logfmtFixed, direct.fixed, logfmtFields)
-    if (direct.extra !== undefined) line += logfmtFields(direct.extra)
-  } else {
-    line += logfmtFields(fields(record))
-  }
+  line += annotationsText(record, logfmtFixed, logfmtFields)
   if (!Cause.isEmpty(record.cause)) line += ` cause=${logfmtValue(Cause.pretty(record.cause))}`
   return line
 }
