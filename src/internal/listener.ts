@@ -6,6 +6,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type * as Connection from "./connection.js"
+import * as Pacer from "./pacer.js"
 import * as WakeUp from "./wakeUp.js"
 
 /** @internal */
@@ -117,6 +118,7 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFa
     const waiting: Array<Accepted> = []
     const wakeUp = WakeUp.make()
     const notify = wakeUp.notify
+    const pacer = Pacer.make({ handOn: notify, waiting: () => waiting.length })
     let accepting = true
     const server = Net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: options.highWaterMark })
     // Past this, Node accepts and closes at once ("drop"), so the process never reaches EMFILE: otherwise libuv
@@ -134,9 +136,9 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, ListenFa
         socket.destroy()
         return
       }
-      // Handed to the accept loop at once: it takes everything accepted since its last pull as one chunk.
+      // The accept loop takes everything accepted since its last pull as one chunk, when the pacer says.
       waiting.push({ socket, peer: peerOf(socket) })
-      notify()
+      pacer.accepted()
     })
 
     const closed = yield* Effect.acquireRelease(
