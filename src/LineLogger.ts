@@ -15,6 +15,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
+import * as JsonBytes from "./internal/jsonBytes.js"
 import * as LogBuffer from "./internal/logBuffer.js"
 import * as LogFormat from "./internal/logFormat.js"
 
@@ -202,6 +203,16 @@ const install = (logger: Logger.Logger<unknown, void>): Layer.Layer<never> =>
     Logger.add(logger)
   )
 
+// The logger of the standard streams and log files: json records are written into the buffer as bytes.
+const bytesLogger = (
+  format: Format,
+  out: LogBuffer.BytesBuffer,
+  err: LogBuffer.BytesBuffer
+): Logger.Logger<unknown, void> =>
+  format === "json"
+    ? Logger.make((options) => JsonBytes.push(options, out))
+    : makeFormat(format, { out: out.push, err: err.push })
+
 const droppedLine = (format: Format) => (count: number): string =>
   LogFormat[format]({
     date: new Date(),
@@ -265,7 +276,7 @@ const standardStreams = (format: Format) =>
           err.buffer.flush()
         })
     )
-    const logger = makeFormat(format, { out: out.buffer.push, err: err.buffer.push })
+    const logger = bytesLogger(format, out.buffer, err.buffer)
     const service = LineLogger.of({
       reopen: Effect.void,
       flush: Effect.sync(() => {
@@ -319,7 +330,7 @@ const logFile = (format: Format, path: string) =>
         })
       )
     })
-    const logger = makeFormat(format, { out: buffer.push, err: buffer.push })
+    const logger = bytesLogger(format, buffer, buffer)
     const service = LineLogger.of({
       reopen,
       flush: Effect.sync(buffer.flush),

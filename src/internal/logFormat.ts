@@ -112,7 +112,8 @@ const fixedLast = new WeakMap<ReadonlyArray<FiberLog.Annotation>, number>()
  * are, and the fixed ones, the same on every line of a connection (primitive values, made once), are rendered
  * once per format. Every message line of `Connection.respond` is one of these.
  */
-const inOrder = (record: Record): FiberLog.Line | undefined => {
+/** @internal */
+export const inOrder = (record: Record): FiberLog.Line | undefined => {
   if (!(record instanceof FiberLog.Line) || HashMap.size(record.base) > 0) return undefined
   let last = fixedLast.get(record.fixed)
   if (last === undefined) {
@@ -175,15 +176,18 @@ const escapeSeparators = (json: string): string =>
 // What JSON.stringify escapes in a string (quote, backslash, C0 controls, lone surrogates: any surrogate is sent
 // there), and the two separators it leaves alone. Without any of them a string is its JSON between quotes, made
 // in a third of the time.
+/** @internal */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const needsEscape = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/
+export const needsEscape = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/
 
-const jsonString = (text: string): string =>
+/** A string as JSON, U+2028 and U+2029 escaped too. @internal */
+export const jsonString = (text: string): string =>
   needsEscape.test(text) ? escapeSeparators(JSON.stringify(text)) : `"${text}"`
 
 // The keys are few (annotation names): each is written as JSON once.
 const jsonKeys = new Map<string, string>()
-const jsonKey = (key: string): string => {
+/** @internal */
+export const jsonKey = (key: string): string => {
   let literal = jsonKeys.get(key)
   if (literal === undefined) {
     literal = jsonString(key)
@@ -201,7 +205,8 @@ const jsonField = (value: unknown): string => {
     : escapeSeparators(JSON.stringify(plain) ?? "null")
 }
 
-const jsonFields = (annotations: ReadonlyArray<FiberLog.Annotation>): string => {
+/** @internal */
+export const jsonFields = (annotations: ReadonlyArray<FiberLog.Annotation>): string => {
   let text = ""
   for (const [key, value] of annotations) text += `,${jsonKey(key)}:${jsonField(value)}`
   return text
