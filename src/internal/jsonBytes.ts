@@ -155,17 +155,11 @@ const fixedOf = (fixed: ReadonlyArray<FiberLog.Annotation>): Uint8Array => {
   return bytes
 }
 
-// `,"name":` of the annotation names seen, as bytes (the names are few: ours, and an application's).
-const keyBytes = new Map<string, Uint8Array>()
-
-const keyOf = (key: string): Uint8Array => {
-  let bytes = keyBytes.get(key)
-  if (bytes === undefined) {
-    bytes = Buffer.from(`,${LogFormat.jsonKey(key)}:`)
-    if (keyBytes.size < 1024) keyBytes.set(key, bytes)
-  }
-  return bytes
-}
+// `,"name":` of each annotation name a line written here can have (`LogFormat.inOrder` lets only these through;
+// a line with any other goes the string way).
+const keyBytes = new Map(LogFormat.preferred.map((key) => [key, Buffer.from(`,${LogFormat.jsonKey(key)}:`)]))
+const keyBound = Math.max(...[...keyBytes.values()].map((bytes) => bytes.length))
+const noKey = new Uint8Array(0)
 
 // A value written here: a string, a finite number or a boolean. Anything else goes the string way.
 const isPlain = (value: unknown): value is string | number | boolean =>
@@ -198,11 +192,11 @@ export const push = (record: LogFormat.Record, buffer: LogBuffer.BytesBuffer): v
   let bound = start.length + stringBound(message) + fixed.length + 1
   if (extra !== undefined) {
     for (const [key, value] of extra) {
-      if (!isPlain(value)) {
+      if (!isPlain(value) || !keyBytes.has(key)) {
         buffer.push(LogFormat.json(record))
         return
       }
-      bound += keyOf(key).length + valueBound(value)
+      bound += keyBound + valueBound(value)
     }
   }
   buffer.pushWith(bound, (bytes, at) => {
@@ -212,7 +206,7 @@ export const push = (record: LogFormat.Record, buffer: LogBuffer.BytesBuffer): v
     at += fixed.length
     if (extra !== undefined) {
       for (const [key, value] of extra) {
-        const name = keyOf(key)
+        const name = keyBytes.get(key) ?? noKey
         bytes.set(name, at)
         at = writeValue(bytes, at + name.length, value)
       }

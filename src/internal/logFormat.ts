@@ -49,7 +49,16 @@ export const levelName = (level: LogLevel.LogLevel): string =>
   level._tag === "Warning" ? "warn" : level._tag.toLowerCase()
 
 // The connection fields first, in the order a person reads them; any other annotation after them by name.
-const preferred = ["event", "connection", "remote_address", "remote_port", "text", "bytes", "hex"]
+/** @internal */
+export const preferred: ReadonlyArray<string> = [
+  "event",
+  "connection",
+  "remote_address",
+  "remote_port",
+  "text",
+  "bytes",
+  "hex"
+]
 const reserved = new Set(["timestamp", "level", "message", "cause"])
 
 /**
