@@ -225,6 +225,30 @@ describe("LineLogger.batched", () => {
     assert.deepStrictEqual(Buffer.from(chunks[0] ?? []), Buffer.from(lines.join("\n") + "\n"))
   })
 
+  it("as bytes, bounds the bytes it holds while the destination is full, records written as bytes included", () => {
+    const chunks: Array<Buffer> = []
+    let full = true
+    const batch = LogBuffer.makeBytes((chunk) => {
+      chunks.push(Buffer.from(chunk))
+      return !full
+    }, { maxPendingChars: 1000, dropped: (count) => `dropped ${count}` })
+    batch.push("first")
+    batch.flush()
+    // 31 bytes each with the newline, CJK text being 3 bytes a character; then records of 11 bytes.
+    for (let i = 0; i < 100; i++) batch.push("你".repeat(10))
+    for (let i = 0; i < 10; i++) batch.pushWith(10, (bytes, at) => at + bytes.write("0123456789", at))
+    batch.flush()
+    assert.strictEqual(chunks.length, 1, "nothing written while the destination is full")
+    full = false
+    batch.resume()
+    const held = chunks[1]?.toString("utf8").split("\n").filter((line) => line.length > 0) ?? []
+    const kept = held.filter((line) => line.startsWith("你"))
+    assert.isAtMost(kept.length * 31, 1000)
+    assert.strictEqual(kept.length, 32, "as many as fit in 1,000 bytes")
+    assert.strictEqual(batch.dropped(), 100 - 32 + 10)
+    assert.deepStrictEqual(held.slice(kept.length), [`dropped ${100 - 32 + 10}`])
+  })
+
   it("writes every 512 lines within a turn", () => {
     const chunks: Array<string> = []
     const batch = LineLogger.batched((chunk) => {
