@@ -79,6 +79,56 @@ describe("serve --log-format", () => {
       assert.notInclude(child.stdout(), "\r")
     }))
 
+  it.scoped("json: several clients' lines of every kind, split across writes, are one record each with the decoded text", () =>
+    Effect.gen(function*() {
+      const child = yield* spawn([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        "--encoding",
+        "gb18030",
+        "--framing",
+        "line",
+        "--no-reply"
+      ])
+      const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
+      // Long enough for Node's encoder, quotes and controls, a character outside the BMP (a surrogate pair),
+      // bytes that are not gb18030, and an empty line.
+      const lines = [
+        Iconv.encode("长".repeat(150) + " and ascii ".repeat(10), "gb18030"),
+        Iconv.encode("quote \" backslash \\ tab \t bell \x07 del \x7f sep \u2028 end", "gb18030"),
+        Iconv.encode("emoji 😀 and 你好", "gb18030"),
+        Buffer.from([0x61, 0x81, 0x20, 0xff, 0x62]),
+        Buffer.alloc(0)
+      ]
+      const expected = lines.map((bytes) => Iconv.decode(bytes, "gb18030"))
+      const stream = Buffer.concat(lines.flatMap((bytes) => [bytes, Buffer.from("\n")]))
+      const clients = 4
+      const ports = yield* Effect.forEach(Array.from({ length: clients }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const client = yield* connect(Number(port))
+          // Cut at different places for each client, through characters too.
+          for (let at = 0; at < stream.length; at += 7 + i) yield* client.write(stream.subarray(at, at + 7 + i))
+          yield* client.end
+          yield* client.closed
+          return client.localPort
+        }).pipe(Effect.scoped), { concurrency: "unbounded" })
+      const disconnected = () => child.stdout().split("\n").filter((line) => line.includes(`"event":"disconnected"`))
+      yield* child.until(() => disconnected().length >= clients)
+      child.process.kill("SIGTERM")
+      assert.deepStrictEqual(yield* child.exited, { code: 0, signal: null })
+      const records = child.stdout().split("\n").filter((line) => line !== "").map((line) => parseRecord(line))
+      for (const clientPort of ports) {
+        const messages = records.filter((record) => record.remote_port === clientPort && record.event === "message")
+        assert.deepStrictEqual(messages.map((record) => record.text), expected)
+        assert.deepStrictEqual(messages.map((record) => record.bytes), lines.map((bytes) => bytes.length))
+      }
+    }))
+
   it.scoped("json with --display hex: a message's record carries its bytes in hex, and its message is the hex", () =>
     Effect.gen(function*() {
       const child = yield* spawn([
