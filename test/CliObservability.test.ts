@@ -51,10 +51,13 @@ const visit = (port: number, text: string) =>
     return client.localPort
   }).pipe(Effect.scoped)
 
+/** `serve` on a free port of 127.0.0.1 with `flags`. */
+const serve = (...flags: Array<string>) => spawn(["serve", "--host", "127.0.0.1", "--port", "0", ...flags])
+
 describe("serve --log-format", () => {
   it.scoped("json: one object per line with the event's fields; a client's text cannot break a line", () =>
     Effect.gen(function*() {
-      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+      const child = yield* serve("--log-format", "json")
       // stdout holds only records: the start line is on stderr.
       const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
       const clientPort = yield* visit(Number(port), hostile)
@@ -81,20 +84,7 @@ describe("serve --log-format", () => {
 
   it.scoped("json: several clients' lines of every kind, split across writes, are one record each with the decoded text", () =>
     Effect.gen(function*() {
-      const child = yield* spawn([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--encoding",
-        "gb18030",
-        "--framing",
-        "line",
-        "--no-reply"
-      ])
+      const child = yield* serve("--log-format", "json", "--encoding", "gb18030", "--framing", "line", "--no-reply")
       const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
       // Long enough for Node's encoder, quotes and controls, a character outside the BMP (a surrogate pair),
       // bytes that are not gb18030, and an empty line.
@@ -131,17 +121,7 @@ describe("serve --log-format", () => {
 
   it.scoped("json with --display hex: a message's record carries its bytes in hex, and its message is the hex", () =>
     Effect.gen(function*() {
-      const child = yield* spawn([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--display",
-        "hex"
-      ])
+      const child = yield* serve("--log-format", "json", "--display", "hex")
       const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
       const clientPort = yield* visit(Number(port), "你好")
       yield* child.waitForLine(/"event":"disconnected"/)
@@ -155,7 +135,7 @@ describe("serve --log-format", () => {
 
   it.scoped("logfmt: key=value records; a client's newlines and escape sequences stay inside one quoted value", () =>
     Effect.gen(function*() {
-      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "logfmt"])
+      const child = yield* serve("--log-format", "logfmt")
       const [, port] = yield* child.waitForStderr(/^effect-tcp-server listening on 127\.0\.0\.1:(\d+) /)
       const clientPort = yield* visit(Number(port), hostile)
       yield* child.waitForLine(/ event=disconnected /)
@@ -182,17 +162,7 @@ describe("serve --log-format", () => {
       const dir = yield* tempDir
       const file = Path.join(dir, "server.log")
       Fs.writeFileSync(file, "an earlier line\n")
-      const child = yield* spawn([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--log-file",
-        file
-      ])
+      const child = yield* serve("--log-format", "json", "--log-file", file)
       const [, port] = yield* child.waitForStderr(/listening on 127\.0\.0\.1:(\d+)/)
       const read = (path: string) => Fs.existsSync(path) ? Fs.readFileSync(path, "utf8") : ""
       const client = yield* connect(Number(port))
@@ -228,7 +198,7 @@ describe("serve --log-format", () => {
 describe("serve --metrics-port", () => {
   it.scoped("prints where the metrics are and serves them", () =>
     Effect.gen(function*() {
-      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+      const child = yield* serve("--metrics-port", "0")
       yield* child.waitForLine(/^effect-tcp-server listening on /)
       const [, metrics] = yield* child.waitForLine(/^metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/)
       const body = yield* Effect.promise(() => fetch(metrics!).then((response) => response.text()))
@@ -248,7 +218,7 @@ describe("serve --metrics-port", () => {
       )
       const address = taken.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
-      const child = yield* spawn(["serve", "--host", "127.0.0.1", "--port", "0", "--metrics-port", String(port)])
+      const child = yield* serve("--metrics-port", String(port))
       assert.deepStrictEqual(yield* child.exited, { code: 1, signal: null })
       assert.strictEqual(
         child.stderr(),
