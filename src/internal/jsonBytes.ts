@@ -5,12 +5,13 @@
  * Why: a message record is a two-byte string (the message and text are the client's, often Chinese) of about
  * 190 code units, made of a dozen pieces. V8 joins the pieces into a rope, flattens it when it is encoded, then
  * encodes it: 0.55–0.6 µs a line on Node 20 beside 0.35 µs of formatting, where the tutorial's line costs 0.2 µs
- * in all (`.scratch/fmt.mjs`). Here the parts that are the same on every line (the timestamp and level of a
- * millisecond, the connection's fields, the field names) are encoded once and copied, and only the message and the
- * text are encoded, by a loop that escapes as it goes: a short string costs less in that loop than a call into
- * the encoder does (about 70 ns), a long one is handed to the encoder. A message line through the log buffer:
- * 0.5–1.0 µs, against 1.0–1.7 µs as a string (`.scratch/jb.mjs`, noisy); in `npm run bench`, pingpong with 100
- * connections logging json went from 0.84 to 0.95–1.00 of the same with the tutorial's lines (BENCHMARKS.md).
+ * in all (by hand: a million records of a connection formatted and encoded in a loop). Here the parts that are
+ * the same on every line (the timestamp and level of a millisecond, the connection's fields, the field names) are
+ * encoded once and copied, and only the message and the text are encoded, by a loop that escapes as it goes: a
+ * short string costs less in that loop than a call into the encoder does (about 70 ns), a long one is handed to
+ * the encoder. A message line through the log buffer: 0.5–1.0 µs, against 1.0–1.7 µs as a string (by hand, a
+ * million records pushed in a loop, noisy); in `npm run bench`, pingpong with 100 connections logging json went
+ * from 0.84 to 0.95–1.00 of the same with the tutorial's lines (BENCHMARKS.md).
  *
  * Any other record (one with a cause, annotations out of order, values other than strings, numbers and booleans)
  * is formatted as a string and pushed as it is. `test/JsonBytes.test.ts` checks both ways give the same bytes.
